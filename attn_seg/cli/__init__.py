@@ -1,0 +1,40 @@
+"""The ``attn-seg`` command line: one module per subcommand, each with ``add_parser`` and ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from attn_seg import __version__
+from attn_seg.cli import demo, synth
+
+__all__ = ["main"]
+
+_COMMANDS = (synth, demo)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attn-seg", description="Attention U-Net segmentation of CT and MRI.")
+    parser.add_argument("--version", action="version", version=f"attn-seg {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: arguments without the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 on success, 1 on a failure of the task, 2 on bad arguments.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+        print(f"attn-seg {args.command}: error: {err}", file=sys.stderr)
+        return 1

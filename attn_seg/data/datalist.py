@@ -1,0 +1,87 @@
+"""Datalists: which image/label files make up training, validation and test sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from monai.data import load_decathlon_datalist
+
+from attn_seg.data.synthesize import DATASET_JSON
+
+__all__ = ["IMAGE_SUFFIXES", "list_images", "load_datalist", "split_datalist"]
+
+#: File endings read as images by MONAI's ``LoadImage`` (NIfTI, NRRD, MetaImage, MGZ).
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".mgz")
+
+
+def load_datalist(dataset_dir: str | os.PathLike[str], key: str = "training") -> list[dict]:
+    """Read the ``key`` list of ``dataset_dir/dataset.json`` with absolute paths.
+
+    Args:
+        dataset_dir: folder holding a Decathlon-style ``dataset.json``.
+        key: the list to read, e.g. ``"training"`` or ``"test"``.
+
+    Returns:
+        One dict per case, ``{"image": path, "label": path}`` (test lists: ``{"image": path}``).
+
+    Raises:
+        FileNotFoundError: when ``dataset.json`` is missing.
+        ValueError: when the list is missing or empty.
+    """
+    manifest = Path(dataset_dir) / DATASET_JSON
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no {DATASET_JSON} in dataset_dir {Path(dataset_dir).absolute()}")
+    items = load_decathlon_datalist(manifest, is_segmentation=True, data_list_key=key)
+    if not items:
+        raise ValueError(f"the {key!r} list of {manifest} is empty")
+    return items
+
+
+def split_datalist(items: list[dict], val_fraction: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """Split cases into training and validation sets, deterministically for a given seed.
+
+    Args:
+        items: the cases.
+        val_fraction: share of cases for validation, in (0, 1); at least one case goes to each side.
+        seed: seed of the permutation.
+
+    Returns:
+        ``(train, val)``, each in the original order of ``items``.
+
+    Raises:
+        ValueError: when ``val_fraction`` is outside (0, 1) or there are fewer than 2 cases.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"`val_fraction` must be in (0, 1), got {val_fraction!r}")
+    if len(items) < 2:
+        raise ValueError(f"need at least 2 cases to split into training and validation, got {len(items)}")
+    n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction)))
+    val_idx = set(np.random.default_rng(seed).permutation(len(items))[:n_val].tolist())
+    train = [item for i, item in enumerate(items) if i not in val_idx]
+    val = [item for i, item in enumerate(items) if i in val_idx]
+    return train, val
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[dict]:
+    """List the image files of a folder as an inference datalist, sorted by name.
+
+    Args:
+        folder: a folder of NIfTI/NRRD/MetaImage/MGZ files (hidden files are ignored).
+
+    Returns:
+        One ``{"image": path}`` per file.
+
+    Raises:
+        FileNotFoundError: when ``folder`` is missing or holds no image file.
+    """
+    path = Path(folder).expanduser().absolute()
+    if not path.is_dir():
+        raise FileNotFoundError(f"input folder {path} does not exist")
+    files = sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.name.endswith(IMAGE_SUFFIXES)
+    )
+    if not files:
+        raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(IMAGE_SUFFIXES)})")
+    return [{"image": str(p)} for p in files]
