@@ -33,7 +33,7 @@ def find_bundle(name: str, search_dir: str | os.PathLike[str] | None = None) -> 
     candidate = Path(name).expanduser()
     if (candidate / "configs").is_dir():
         return candidate.absolute()
-    root = Path(search_dir or os.environ.get("ATTN_SEG_BUNDLES", _REPO_BUNDLES))
+    root = Path(search_dir or os.environ.get("ATTN_SEG_BUNDLES") or _REPO_BUNDLES)
     bundle = root / name
     if not (bundle / "configs").is_dir():
         raise FileNotFoundError(

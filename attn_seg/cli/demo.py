@@ -12,6 +12,7 @@ segments the held-out volumes with sliding-window inference, and scores them:
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import shutil
@@ -38,7 +39,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=60, help="training epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     p.add_argument("--bundle", default=_BUNDLE, help="bundle name or folder to train")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID=VALUE",
+                   help="bundle config override for training and inference, e.g. roi_size=[96,96,64]; repeatable")
     p.set_defaults(func=run)
+
+
+def _parse_overrides(pairs: list[str]) -> dict[str, object]:
+    """``["a#b=[1, 2]", "lr=0.1"]`` -> ``{"a#b": [1, 2], "lr": 0.1}``; values are Python literals or strings."""
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects ID=VALUE, got {pair!r}")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    return overrides
 
 
 def _copy_bundle(source: Path, target: Path) -> None:
@@ -59,8 +76,20 @@ def _summary_markdown(rows: list[dict], class_names: list[str], timings: dict[st
     )
 
 
+def _nan_to_none(value: object) -> object:
+    """JSON has no NaN: Dice of a class absent from both maps is written as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns 0 when every step succeeded."""
+    overrides = _parse_overrides(args.overrides)
     out = Path(args.out).expanduser().absolute()
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output folder {out} already exists and is not empty; choose a new --out")
@@ -72,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     bundle = out / "bundle"
     _copy_bundle(bundle_src, bundle)
     timings["data"] = time.perf_counter() - start
-    common = {"dataset_dir": out / "data"}
+    common = {**overrides, "dataset_dir": out / "data"}
     print(f"[attn-seg demo] training {bundle} for {args.epochs} epochs", flush=True)
     run_bundle(bundle, "train.json", "training", {**common, "epochs": args.epochs, "seed": args.seed})
     timings["training"] = time.perf_counter() - start - timings["data"]
@@ -88,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"mean_dice": float(np.nanmean([r["mean_dice"] for r in rows])), "classes": names,
                "cases": rows, "epochs": args.epochs, "training_cases": len(load_datalist(out / "data")),
                "seconds": timings}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(_nan_to_none(summary), indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(_summary_markdown(rows, names, timings), encoding="utf-8")
     print((out / "summary.md").read_text(encoding="utf-8"))
     print(f"[attn-seg demo] predictions in {pred_dir}, summary in {out / 'summary.md'}")

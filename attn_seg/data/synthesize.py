@@ -105,14 +105,16 @@ def write_synthetic_dataset(
     try:
         for sub in ("imagesTr", "labelsTr", "imagesTs", "labelsTs"):
             (tmp / sub).mkdir()
-        training, test = [], []
+        training: list[dict] = []
+        test: list[str] = []
         for i in range(num_cases + num_test):
-            name = f"case_{i:04d}.nii.gz"
-            split = ("Tr", training) if i < num_cases else ("Ts", test)
-            image_rel, label_rel = f"images{split[0]}/{name}", f"labels{split[0]}/{name}"
+            name, part = f"case_{i:04d}.nii.gz", ("Tr" if i < num_cases else "Ts")
+            image_rel, label_rel = f"images{part}/{name}", f"labels{part}/{name}"
             _write_case(make_case(rng, spec), tmp, image_rel, label_rel)
-            entry = {"image": f"./{image_rel}", "label": f"./{label_rel}"}
-            split[1].append(entry if split[0] == "Tr" else entry["image"])
+            if part == "Tr":
+                training.append({"image": f"./{image_rel}", "label": f"./{label_rel}"})
+            else:
+                test.append(f"./{image_rel}")
         manifest = _manifest(spec, training, test, seed)
         (tmp / DATASET_JSON).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _check_target(out_dir)

@@ -115,7 +115,7 @@ def _smooth_field(rng: np.random.Generator, grid: list[np.ndarray], extent: np.n
 
 def _blur(volume: np.ndarray, sigma_vox: float) -> np.ndarray:
     """Separable Gaussian blur (partial-volume effect) with reflecting borders."""
-    radius = max(1, int(round(3 * sigma_vox)))
+    radius = max(1, round(3 * sigma_vox))
     x = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (x / sigma_vox) ** 2)
     kernel /= kernel.sum()
@@ -133,7 +133,7 @@ def _sample_geometry(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.
     if dims == 2:
         spacing = spacing * 0.6
     scale = rng.uniform(0.85, 1.15, size=dims)
-    shape = tuple(int(round(f * m / s)) for f, m, s in zip(scale, spec.size_mm[:dims], spacing, strict=True))
+    shape = tuple(round(f * m / s) for f, m, s in zip(scale, spec.size_mm[:dims], spacing, strict=True))
     return spacing, shape
 
 

@@ -61,7 +61,7 @@ def score_folder(
         pred_file = Path(pred_dir) / f"{case}_{postfix}.nii.gz"
         if not pred_file.is_file():
             raise FileNotFoundError(f"prediction {pred_file} for label {label_file} is missing")
-        pred_img, label_img = nib.load(pred_file), nib.load(label_file)
+        pred_img, label_img = nib.nifti1.load(pred_file), nib.nifti1.load(label_file)
         if not np.allclose(pred_img.affine, label_img.affine, atol=1e-3):
             raise ValueError(f"prediction {pred_file} has a different affine from label {label_file}")
         dice = dice_per_class(np.asarray(pred_img.dataobj), np.asarray(label_img.dataobj), num_classes)

@@ -1,0 +1,70 @@
+"""Shared fixtures: small synthetic NIfTI data sets written to temporary folders, and bundle helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from attn_seg.bundles import bundle_command, find_bundle
+from attn_seg.data import SyntheticSpec, write_synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ATTN_SEG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+#: Overrides that make a bundle run take seconds: coarse spacing, a small patch and a small network.
+TINY_3D = {
+    "pixdim": [3.0, 3.0, 4.0],
+    "roi_size": [32, 32, 16],
+    "network_def#channels": [4, 8, 16],
+    "network_def#strides": [2, 2],
+    "batch_size": 1,
+    "num_samples": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def synthetic_3d(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3D CT set with 4 training and 2 held-out cases, 2 foreground classes (read-only for tests)."""
+    out = tmp_path_factory.mktemp("synthetic") / "ct3d"
+    write_synthetic_dataset(out, spec=SyntheticSpec(spatial_dims=3), num_cases=4, num_test=2, seed=7)
+    return out
+
+
+@pytest.fixture
+def bundle_copy(tmp_path: Path) -> Path:
+    """A fresh copy of the 3D CT bundle (configs only), so that runs never write into the repository."""
+    target = tmp_path / "bundle"
+    shutil.copytree(find_bundle("attention_unet_3d_ct"), target, ignore=shutil.ignore_patterns("data", "eval", "*.pt"))
+    return target
+
+
+@pytest.fixture
+def tiny_3d() -> dict:
+    """Bundle overrides for a run of seconds (a fresh copy per test)."""
+    return dict(TINY_3D)
+
+
+def _run_bundle_cli(bundle: Path, config: str, run_id: str, overrides: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``python -m monai.bundle run`` in a child process, as a user would; fail the test on error."""
+    cmd = bundle_command(bundle, config, run_id, overrides)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture
+def run_bundle_cli():
+    """The function that runs a bundle config through MONAI's runner in a child process."""
+    return _run_bundle_cli
+
+
+@pytest.fixture
+def python() -> str:
+    """The interpreter running the tests, for child processes."""
+    return sys.executable
