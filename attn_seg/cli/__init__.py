@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from attn_seg import __version__
-from attn_seg.cli import demo, synth
+from attn_seg.cli import check_data, demo, synth
 
 __all__ = ["main"]
 
-_COMMANDS = (synth, demo)
+_COMMANDS = (synth, demo, check_data)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,19 +1,44 @@
-"""Data: synthetic data sets, datalists and their splits."""
+"""Data: datalists in the common layouts, readers, validation, fingerprints, caching and synthetic data sets."""
 
 from __future__ import annotations
 
+from attn_seg.data.caching import CACHE_MODES, make_dataset
 from attn_seg.data.datalist import list_images, load_datalist, split_datalist
+from attn_seg.data.fingerprint import fingerprint, format_fingerprint, suggest_roi_size
+from attn_seg.data.layouts import declared_num_classes, load_cases, pair_folders, split_cases, write_split
+from attn_seg.data.readers import ImageHeader, ImageReadError, MedicalImageReader, read_header, read_image
 from attn_seg.data.synthesize import DATASET_JSON, ensure_dataset, write_synthetic_dataset
 from attn_seg.data.synthetic import SyntheticCase, SyntheticSpec, make_case
+from attn_seg.data.validation import CaseStats, DataValidationError, Inspection, inspect_cases, validate_cases
 
 __all__ = [
+    "CACHE_MODES",
     "DATASET_JSON",
+    "CaseStats",
+    "DataValidationError",
+    "ImageHeader",
+    "ImageReadError",
+    "Inspection",
+    "MedicalImageReader",
     "SyntheticCase",
     "SyntheticSpec",
+    "declared_num_classes",
     "ensure_dataset",
+    "fingerprint",
+    "format_fingerprint",
+    "inspect_cases",
     "list_images",
+    "load_cases",
     "load_datalist",
     "make_case",
+    "make_dataset",
+    "pair_folders",
+    "read_header",
+    "read_image",
+    "split_cases",
     "split_datalist",
+    "suggest_roi_size",
+    "validate_cases",
+    "write_split",
     "write_synthetic_dataset",
 ]

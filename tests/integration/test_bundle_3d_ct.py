@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
+from attn_seg.bundles import bundle_command
 from attn_seg.data import SyntheticSpec, make_case
 
 
@@ -77,3 +80,17 @@ def test_inference_keeps_input_geometry(
     values = np.unique(np.asarray(pred.dataobj))
     assert pred.get_data_dtype() == np.uint8
     assert set(values.tolist()) <= {0, 1, 2}
+
+
+def test_training_refuses_bad_data_before_it_starts(
+    bundle_copy: Path, synthetic_3d: Path, tiny_3d: dict, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_3d, data)
+    broken = data / "labelsTr" / "case_0001.nii.gz"
+    broken.write_bytes(broken.read_bytes()[:200])  # a truncated download
+    cmd = bundle_command(bundle_copy, "train.json", "training", {**tiny_3d, "dataset_dir": data, "epochs": 1})
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+    assert str(broken) in proc.stderr
+    assert not (bundle_copy / "models" / "model.pt").exists()

@@ -1,0 +1,80 @@
+"""Augmentation sets for training: flips, 90-degree rotations, affine warps and intensity changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from monai.transforms import (
+    MapTransform,
+    RandAdjustContrastd,
+    RandAffined,
+    RandFlipd,
+    RandGaussianNoised,
+    RandRotate90d,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
+)
+from monai.utils import look_up_option
+
+__all__ = ["AUGMENTATION_SETS", "augmentation"]
+
+#: The sets :func:`augmentation` can combine.
+AUGMENTATION_SETS = ("flip", "rot90", "affine", "intensity")
+
+
+def _spatial(name: str, keys: list[str], spatial_dims: int, prob: float) -> list[MapTransform]:
+    modes = ["nearest" if k == "label" else "bilinear" for k in keys]
+    if name == "flip":
+        return [RandFlipd(keys, prob=prob, spatial_axis=axis) for axis in range(spatial_dims)]
+    if name == "rot90":  # in-plane only: through-plane spacing is often coarser
+        return [RandRotate90d(keys, prob=prob, max_k=3, spatial_axes=(0, 1))]
+    rotate = [math.radians(15.0)] + ([0.0, 0.0] if spatial_dims == 3 else [])
+    return [
+        RandAffined(keys, prob=prob, rotate_range=rotate, scale_range=[0.1] * spatial_dims, mode=modes,
+                    padding_mode="zeros")
+    ]
+
+
+def augmentation(
+    sets: Sequence[str] = ("flip", "intensity"),
+    *,
+    spatial_dims: int = 3,
+    prob: float = 0.5,
+    keys: Sequence[str] = ("image", "label"),
+) -> list[MapTransform]:
+    """Random augmentations for training; labels follow spatial changes with nearest-neighbour interpolation.
+
+    Args:
+        sets: any of :data:`AUGMENTATION_SETS`: ``flip`` (each axis), ``rot90`` (in-plane), ``affine`` (in-plane
+            rotation up to 15 degrees and scaling by up to 10 %), ``intensity`` (scale, shift, gamma, noise;
+            image only).
+        spatial_dims: 2 or 3.
+        prob: probability of each transform.
+        keys: case keys; the first is the image.
+
+    Returns:
+        The transforms, in the order of ``sets``.
+
+    Raises:
+        ValueError: when a set name is unknown (with a suggestion), or ``spatial_dims``/``prob`` is out of range.
+    """
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"`spatial_dims` must be 2 or 3, got {spatial_dims!r}")
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"`prob` must be in [0, 1], got {prob!r}")
+    keys = list(keys)
+    steps: list[MapTransform] = []
+    for name in sets:
+        chosen = look_up_option(name, AUGMENTATION_SETS)
+        if chosen != "intensity":
+            steps += _spatial(chosen, keys, spatial_dims, prob)
+            continue
+        image = keys[0]
+        steps += [
+            RandScaleIntensityd(image, factors=0.1, prob=prob),
+            RandShiftIntensityd(image, offsets=0.1, prob=prob),
+            RandAdjustContrastd(image, gamma=(0.7, 1.5), prob=prob),
+            RandGaussianNoised(image, std=0.02, prob=prob),
+        ]
+    return steps
