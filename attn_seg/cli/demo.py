@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (must not exist or be empty)")
     p.add_argument("--cases", type=int, default=16, help="synthetic training cases (a fifth validate)")
     p.add_argument("--test-cases", type=int, default=4, help="synthetic held-out cases to predict and score")
-    p.add_argument("--epochs", type=int, default=60, help="training epochs")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     p.add_argument("--bundle", default=_BUNDLE, help="bundle name or folder to train")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID=VALUE",

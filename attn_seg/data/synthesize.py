@@ -133,7 +133,7 @@ def ensure_dataset(
     spatial_dims: int = 3,
     num_classes: int = 2,
     modality: str = "ct",
-    num_cases: int = 12,
+    num_cases: int = 16,
     num_test: int = 4,
     seed: int = 0,
 ) -> str:
