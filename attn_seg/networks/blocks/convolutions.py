@@ -1,0 +1,238 @@
+"""Convolution blocks: conv → norm → act units and the two-convolution stages built from them.
+
+One code path for 2D and 3D: layers come from MONAI's factories (``Conv[Conv.CONV, spatial_dims]``,
+``get_norm_layer``, ``get_act_layer``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from monai.networks.layers.factories import Conv
+from monai.networks.layers.utils import get_act_layer, get_norm_layer
+from torch import nn
+
+from attn_seg.networks.utils import LayerSpec, check_positive_int, check_spatial_dims, ensure_tuple_dims
+
+__all__ = ["ConvNormAct", "ConvStage", "InstanceNorm", "ResidualUnit", "make_norm"]
+
+
+class InstanceNorm(nn.GroupNorm):
+    """Instance norm computed by PyTorch's fused group-norm kernel (one group per channel).
+
+    Same function and parameter names (``weight``, ``bias``) as ``nn.InstanceNorm3d(affine=True)``, but
+    ``F.instance_norm`` reshapes onto ``batch_norm`` and returns a view, so that an in-place activation after
+    it forces extra copies in the backward pass (measured: group norm + in-place LeakyReLU ~1.7x faster).
+    On CPU, bf16/fp16 channels-last inputs are normalised on a contiguous copy: PyTorch's reduced-precision
+    channels-last CPU kernel is ~2.5x slower than the two transposes (measured, torch 2.13).
+
+    Args:
+        num_channels: channels ``C``.
+        eps: added to the variance.
+        affine: learn a per-channel scale and shift.
+
+    Shapes:
+        ``(B, C, *spatial)`` → same.
+    """
+
+    def __init__(self, num_channels: int, eps: float = 1e-5, affine: bool = True) -> None:
+        super().__init__(num_channels, num_channels, eps=eps, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise each channel of each sample of ``x`` over its spatial dims."""
+        if x.device.type != "cpu" or x.dtype == torch.float32 or x.is_contiguous():
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        fmt = torch.channels_last_3d if x.dim() == 5 else torch.channels_last
+        y = F.group_norm(x.contiguous(), self.num_groups, self.weight, self.bias, self.eps)
+        return y.contiguous(memory_format=fmt)
+
+
+def make_norm(norm: LayerSpec, spatial_dims: int, channels: int) -> nn.Module:
+    """Build a norm layer from a MONAI specification.
+
+    Instance norm (with ``affine`` and/or ``eps`` only) is built as :class:`InstanceNorm`, a faster kernel for
+    the same function with the same parameter names.
+
+    Args:
+        norm: MONAI norm name or ``(name, kwargs)``; ``None`` gives ``nn.Identity``.
+        spatial_dims: 2 or 3.
+        channels: number of channels to normalise.
+
+    Returns:
+        The norm module.
+    """
+    if norm is None:
+        return nn.Identity()
+    name, kwargs = (norm, {}) if isinstance(norm, str) else norm
+    if name == "instance" and set(kwargs) <= {"affine", "eps"}:
+        return InstanceNorm(channels, eps=kwargs.get("eps", 1e-5), affine=kwargs.get("affine", False))
+    return get_norm_layer(norm, spatial_dims, channels)
+
+
+def _same_padding(kernel_size: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(k // 2 for k in kernel_size)
+
+
+class ConvNormAct(nn.Sequential):
+    """Convolution, then normalisation, activation and dropout (each optional).
+
+    The convolution has no bias when a norm follows (the norm's shift makes it redundant).
+
+    Args:
+        spatial_dims: 2 or 3.
+        in_channels: input channels ``C_in``.
+        out_channels: output channels ``C_out``.
+        kernel_size: odd kernel size, an int or one per spatial dim.
+        stride: stride, an int or one per spatial dim; the output size is ``ceil(size / stride)``.
+        norm: MONAI norm name or ``(name, kwargs)``; ``None`` for none.
+        act: MONAI activation name or ``(name, kwargs)``; ``None`` for none.
+        dropout: dropout probability after the activation.
+
+    Shapes:
+        ``(B, C_in, *spatial)`` → ``(B, C_out, *ceil(spatial / stride))``.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: Sequence[int] | int = 3,
+        stride: Sequence[int] | int = 1,
+        norm: LayerSpec = "instance",
+        act: LayerSpec = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        spatial_dims = check_spatial_dims(spatial_dims)
+        kernel = ensure_tuple_dims("kernel_size", kernel_size, spatial_dims)
+        conv_type = Conv[Conv.CONV, spatial_dims]
+        self.add_module(
+            "conv",
+            conv_type(
+                check_positive_int("in_channels", in_channels),
+                check_positive_int("out_channels", out_channels),
+                kernel_size=kernel,
+                stride=ensure_tuple_dims("stride", stride, spatial_dims),
+                padding=_same_padding(kernel),
+                bias=norm is None,
+            ),
+        )
+        if norm is not None:
+            self.add_module("norm", make_norm(norm, spatial_dims, out_channels))
+        if act is not None:
+            self.add_module("act", get_act_layer(act))
+        if dropout > 0.0:
+            self.add_module("dropout", nn.Dropout(dropout))
+
+
+class ResidualUnit(nn.Module):
+    """Two conv-norm-act units with an identity (or 1x1 projection) shortcut: ``act(f(x) + s(x))``.
+
+    Args:
+        spatial_dims: 2 or 3.
+        in_channels: input channels ``C_in``.
+        out_channels: output channels ``C_out``.
+        kernel_size: odd kernel size, an int or one per spatial dim.
+        stride: stride of the first convolution and of the projection shortcut.
+        norm: MONAI norm name or ``(name, kwargs)``; ``None`` for none.
+        act: MONAI activation name or ``(name, kwargs)``; ``None`` for none.
+        dropout: dropout probability after the first activation.
+
+    Shapes:
+        ``(B, C_in, *spatial)`` → ``(B, C_out, *ceil(spatial / stride))``.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: Sequence[int] | int = 3,
+        stride: Sequence[int] | int = 1,
+        norm: LayerSpec = "instance",
+        act: LayerSpec = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        common: dict[str, Any] = {"kernel_size": kernel_size, "norm": norm}
+        self.conv1 = ConvNormAct(
+            spatial_dims, in_channels, out_channels, stride=stride, act=act, dropout=dropout, **common
+        )
+        self.conv2 = ConvNormAct(spatial_dims, out_channels, out_channels, act=None, **common)
+        strides = ensure_tuple_dims("stride", stride, spatial_dims)
+        self.shortcut: nn.Module = nn.Identity()
+        if in_channels != out_channels or any(s != 1 for s in strides):
+            self.shortcut = ConvNormAct(
+                spatial_dims, in_channels, out_channels, kernel_size=1, stride=strides, norm=norm, act=None
+            )
+        self.act = get_act_layer(act) if act is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the unit to ``x`` of shape ``(B, C_in, *spatial)``."""
+        y: torch.Tensor = self.act(self.conv2(self.conv1(x)) + self.shortcut(x))
+        return y
+
+
+class ConvStage(nn.Sequential):
+    """One resolution level of a U-Net: ``plain_units`` conv-norm-act units, or ``num_res_units`` residual units.
+
+    The first convolution carries the stride, so a down-sampling stage computes at the coarse resolution.
+
+    Args:
+        spatial_dims: 2 or 3.
+        in_channels: input channels ``C_in``.
+        out_channels: output channels ``C_out``.
+        kernel_size: odd kernel size, an int or one per spatial dim.
+        stride: stride of the first convolution, an int or one per spatial dim.
+        norm: MONAI norm name or ``(name, kwargs)``; ``None`` for none.
+        act: MONAI activation name or ``(name, kwargs)``; ``None`` for none.
+        dropout: dropout probability after each activation.
+        num_res_units: 0 for ``plain_units`` plain units, ``n > 0`` for ``n`` residual units.
+        plain_units: number of conv-norm-act units when ``num_res_units == 0``.
+
+    Shapes:
+        ``(B, C_in, *spatial)`` → ``(B, C_out, *ceil(spatial / stride))``.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: Sequence[int] | int = 3,
+        stride: Sequence[int] | int = 1,
+        norm: LayerSpec = "instance",
+        act: LayerSpec = "relu",
+        dropout: float = 0.0,
+        num_res_units: int = 0,
+        plain_units: int = 2,
+    ) -> None:
+        super().__init__()
+        common: dict[str, Any] = {"kernel_size": kernel_size, "norm": norm, "act": act, "dropout": dropout}
+        if num_res_units == 0:
+            for i in range(plain_units):
+                unit = ConvNormAct(
+                    spatial_dims,
+                    in_channels if i == 0 else out_channels,
+                    out_channels,
+                    stride=stride if i == 0 else 1,
+                    **common,
+                )
+                self.add_module(f"unit{i}", unit)
+            return
+        for i in range(num_res_units):
+            res_unit = ResidualUnit(
+                spatial_dims,
+                in_channels if i == 0 else out_channels,
+                out_channels,
+                stride=stride if i == 0 else 1,
+                **common,
+            )
+            self.add_module(f"unit{i}", res_unit)

@@ -1,0 +1,312 @@
+"""Benchmark attn_seg's AttentionUNet against MONAI's AttentionUnet and UNet at the same channels and strides.
+
+For each reference configuration (3D: 2x1x96^3, channels (16, 32, 64, 128, 256); 2D: 8x1x256^2, channels
+(32, 64, 128, 256, 512); strides 2 everywhere, 1 -> 2 classes) and each model it reports parameters,
+GFLOP of one forward pass (``torch.utils.flop_counter``), the median time of an inference forward and of a
+training step (forward + backward), peak memory, in fp32 and under bf16 autocast, and the achieved GFLOP/s of
+the inference forward against this machine's measured matmul peak. Every (model, mode, precision) runs in
+fresh subprocesses, interleaved over the models in rounds (a shared machine's load then touches them alike),
+so peak memory is that run's alone: on CPU the growth of the peak resident set
+(``ru_maxrss``) over the process's size once model and input exist; on CUDA ``max_memory_allocated``.
+
+Usage::
+
+    python benchmarks/bench_networks.py                  # full run on CPU (minutes)
+    python benchmarks/bench_networks.py --quick          # smoke run, small inputs
+    python benchmarks/bench_networks.py --device cuda    # on a GPU
+    python benchmarks/bench_networks.py --ablation       # also ours with each speed choice undone (3D)
+
+Results go to ``benchmarks/results/networks_<device>[_quick].json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS: dict[str, dict[str, Any]] = {
+    "3d": {"spatial_dims": 3, "batch": 2, "size": 96, "channels": (16, 32, 64, 128, 256)},
+    "2d": {"spatial_dims": 2, "batch": 8, "size": 256, "channels": (32, 64, 128, 256, 512)},
+}
+QUICK_SIZES = {"3d": 32, "2d": 64}
+MODELS = ["ours", "monai_attention_unet", "monai_unet"]
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "ours_gate_W": {"gate_output_transform": True},
+    "ours_full_res_2": {"full_res_units": 2},
+    "ours_contiguous": {"channels_last": False},
+    "ours_reference_like": {"gate_output_transform": True, "full_res_units": 2, "channels_last": False},
+}
+
+
+def build_model(name: str, config: dict[str, Any]) -> torch.nn.Module:
+    """Build a benchmarked model (1 input channel, 2 classes, strides 2) by its name."""
+    dims, channels = config["spatial_dims"], config["channels"]
+    strides = (2,) * (len(channels) - 1)
+    if name.startswith("ours"):
+        sys.path.insert(0, str(ROOT))
+        from attn_seg.networks import AttentionUNet
+
+        return AttentionUNet(dims, 1, 2, channels, strides, **ABLATIONS.get(name, {}))
+    if name == "monai_attention_unet":
+        from monai.networks.nets import AttentionUnet
+
+        return AttentionUnet(dims, 1, 2, channels, strides)
+    if name == "monai_unet":
+        from monai.networks.nets import UNet
+
+        return UNet(dims, 1, 2, channels, strides)
+    raise ValueError(f"unknown model {name!r}")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _step(model: torch.nn.Module, x: torch.Tensor, mode: str, bf16: bool) -> None:
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        if mode == "forward":
+            with torch.inference_mode():
+                model(x)
+            return
+        y = model(x)
+    y.float().mean().backward()
+    model.zero_grad(set_to_none=True)
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Time one (model, config, mode, precision) in this process; return medians and peak memory."""
+    torch.set_num_threads(spec["threads"])
+    device = torch.device(spec["device"])
+    config = spec["config"]
+    torch.manual_seed(0)
+    model = build_model(spec["model"], config).to(device)
+    model.train(spec["mode"] == "train")
+    x = torch.randn(config["batch"], 1, *([config["size"]] * config["spatial_dims"]), device=device)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base_cuda = torch.cuda.memory_allocated(device)
+    times, cpu_times = [], []
+    for i in range(spec["repeats"] + 1):  # the first run warms up (allocator, oneDNN primitives)
+        _sync(device)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        _step(model, x, spec["mode"], spec["precision"] == "bf16")
+        _sync(device)
+        if i:
+            times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
+    if device.type == "cuda":
+        peak_mb = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
+    else:
+        peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) / 1024  # KiB on Linux
+    return {
+        "time_s": statistics.median(times),
+        "times_s": times,
+        "cpu_time_s": statistics.median(cpu_times),
+        "peak_mb": peak_mb,
+    }
+
+
+def count(model_name: str, config: dict[str, Any]) -> dict[str, float]:
+    """Parameters and GFLOP of one forward pass (on the meta device: shapes only, nothing computed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = build_model(model_name, config).eval()
+        x = torch.empty(config["batch"], 1, *([config["size"]] * config["spatial_dims"]))
+    params = sum(p.numel() for p in model.parameters())
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    return {"params_m": params / 1e6, "gflop": counter.get_total_flops() / 1e9}
+
+
+def matmul_peak(device: str, threads: int, dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an ``n x n`` matmul: the machine's practical peak for ``dtype``."""
+    torch.set_num_threads(threads)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        _sync(torch.device(device))
+        start = time.perf_counter()
+        a @ b
+        _sync(torch.device(device))
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def _spawn(spec: dict[str, Any]) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"# Network benchmark ({results['device']}, {results['threads']} threads)",
+        "",
+        f"{results['machine']}; torch {results['torch']}; medians of {results['rounds']} interleaved rounds x "
+        f"{results['repeats']} timed runs (after a warm-up) per model. "
+        f"Matmul peak: fp32 {results['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {results['peak_gflops']['bf16']:.0f}.",
+        "",
+        "| config | model | precision | params (M) | GFLOP fwd | fwd (s) | fwd+bwd (s) | fwd+bwd CPU s/run "
+        "| peak fwd+bwd (MB) | fwd GFLOP/s (% peak) | fwd+bwd vs MONAI AttU | mem vs MONAI AttU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        lines.append(
+            f"| {row['config']} | {row['model']} | {row['precision']} | {row['params_m']:.2f} | {row['gflop']:.1f} "
+            f"| {row.get('forward_s', float('nan')):.3f} | {row.get('train_s', float('nan')):.3f} "
+            f"| {row.get('train_cpu_s', float('nan')):.3f} | {row.get('train_peak_mb', float('nan')):.0f} "
+            f"| {row.get('gflops', float('nan')):.0f} ({row.get('pct_peak', float('nan')):.0f} %) "
+            f"| {row.get('train_ratio', float('nan')):.2f}x | {row.get('mem_ratio', float('nan')):.2f}x |"
+        )
+    lines += ["", "Ratios compare with MONAI AttentionUnet in the same config and precision.", ""]
+    return "\n".join(lines)
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        reference = next(
+            (
+                r
+                for r in rows
+                if r["config"] == row["config"]
+                and r["precision"] == row["precision"]
+                and r["model"] == "monai_attention_unet"
+            ),
+            None,
+        )
+        if reference and "train_s" in row and "train_s" in reference:
+            row["train_ratio"] = row["train_s"] / reference["train_s"]
+            row["train_cpu_ratio"] = row["train_cpu_s"] / reference["train_cpu_s"]
+            row["mem_ratio"] = row["train_peak_mb"] / reference["train_peak_mb"]
+            row["forward_ratio"] = row["forward_s"] / reference["forward_s"]
+
+
+def _measure(
+    args: argparse.Namespace, config: dict[str, Any], models: list[str], precision: str, mode: str
+) -> dict[str, dict[str, Any]]:
+    """Interleave the models: ``rounds`` times, one fresh subprocess per model, so that a change in the
+    machine's load during the run touches every model alike. Returns per model the medians over all runs."""
+    samples: dict[str, dict[str, list[float]]] = {m: {"time_s": [], "cpu_time_s": [], "peak_mb": []} for m in models}
+    errors: dict[str, str] = {}
+    for _ in range(args.rounds):
+        for model_name in models:
+            spec = {
+                "model": model_name,
+                "config": config,
+                "mode": mode,
+                "precision": precision,
+                "device": args.device,
+                "threads": args.threads,
+                "repeats": args.repeats,
+            }
+            measured = _spawn(spec)
+            if "error" in measured:
+                errors[model_name] = measured["error"]
+                continue
+            samples[model_name]["time_s"] += measured["times_s"]
+            samples[model_name]["cpu_time_s"].append(measured["cpu_time_s"])
+            samples[model_name]["peak_mb"].append(measured["peak_mb"])
+    return {
+        m: {"error": errors[m]} if m in errors else {k: statistics.median(v) for k, v in samples[m].items()}
+        for m in models
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run every benchmark of the selected configurations; return the results."""
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    peaks = {p: matmul_peak(args.device, args.threads, d) for p, d in dtypes.items()}
+    print(f"matmul peak GFLOP/s: {peaks}", flush=True)
+    rows: list[dict[str, Any]] = []
+    for config_name in args.configs:
+        config = dict(CONFIGS[config_name])
+        if args.quick:
+            config["size"] = QUICK_SIZES[config_name]
+        for precision in args.precisions:
+            models = MODELS + (list(ABLATIONS) if args.ablation and config_name == "3d" and precision == "fp32" else [])
+            by_mode = {mode: _measure(args, config, models, precision, mode) for mode in ("forward", "train")}
+            for model_name in models:
+                row: dict[str, Any] = {"config": config_name, "model": model_name, "precision": precision}
+                row.update(count(model_name, config))
+                for mode, measured in by_mode.items():
+                    if "error" in measured[model_name]:
+                        row[f"{mode}_error"] = measured[model_name]["error"]
+                        continue
+                    row[f"{mode}_s"] = measured[model_name]["time_s"]
+                    row[f"{mode}_cpu_s"] = measured[model_name]["cpu_time_s"]
+                    row[f"{mode}_peak_mb"] = measured[model_name]["peak_mb"]
+                if "forward_s" in row:
+                    row["gflops"] = row["gflop"] / row["forward_s"]
+                    row["pct_peak"] = 100 * row["gflops"] / peaks[precision]
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    # the peak again at the end: the machine may be shared, keep the better (less disturbed) figure
+    peaks = {p: max(peaks[p], matmul_peak(args.device, args.threads, d)) for p, d in dtypes.items()}
+    for row in rows:
+        if "gflops" in row:
+            row["pct_peak"] = 100 * row["gflops"] / peaks[row["precision"]]
+    _add_ratios(rows)
+    return {
+        "device": args.device,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "repeats": args.repeats,
+        "quick": args.quick,
+        "machine": f"{platform.processor() or platform.machine()} ({platform.platform()})",
+        "torch": torch.__version__,
+        "peak_gflops": peaks,
+        "rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="small inputs and 2 repeats: a smoke run")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds over the models (default 3)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per subprocess (default 2)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--configs", nargs="+", default=["3d", "2d"], choices=list(CONFIGS))
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    parser.add_argument("--ablation", action="store_true", help="also ours with each speed choice undone")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.repeats = args.repeats or (1 if args.quick else 2)
+    results = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"networks_{args.device}" + ("_quick" if args.quick else "")
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(_markdown(results))
+    print(_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
