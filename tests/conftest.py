@@ -40,6 +40,7 @@ def bundle_copy(tmp_path: Path) -> Path:
     """A fresh copy of the 3D CT bundle (configs only), so that runs never write into the repository."""
     target = tmp_path / "bundle"
     shutil.copytree(find_bundle("attention_unet_3d_ct"), target, ignore=shutil.ignore_patterns("data", "eval", "*.pt"))
+    (target / "models").mkdir(exist_ok=True)
     return target
 
 
@@ -52,7 +53,7 @@ def tiny_3d() -> dict:
 def _run_bundle_cli(bundle: Path, config: str, run_id: str, overrides: dict, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``python -m monai.bundle run`` in a child process, as a user would; fail the test on error."""
     cmd = bundle_command(bundle, config, run_id, overrides)
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, encoding="utf-8", errors="replace", check=False)
     if proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

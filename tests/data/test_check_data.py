@@ -23,8 +23,8 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
 
 
 def _check_data(python: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "-m", "attn_seg", "check-data", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+    cmd = [python, "-m", "attn_seg", "check-data", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, encoding="utf-8", errors="replace", check=False)
 
 
 def test_synthetic_3d_set_is_clean(python: str, synthetic_3d: Path, tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_training_refuses_bad_data_before_it_starts(
     broken = data / "labelsTr" / "case_0001.nii.gz"
     broken.write_bytes(broken.read_bytes()[:200])  # a truncated download
     cmd = bundle_command(bundle_copy, "train.json", "training", {**tiny_3d, "dataset_dir": data, "epochs": 1})
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, encoding="utf-8", errors="replace", check=False)
     assert proc.returncode != 0
     assert str(broken) in proc.stderr
     assert not (bundle_copy / "models" / "model.pt").exists()

@@ -11,7 +11,8 @@ import numpy as np
 
 
 def _cli(python: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "-m", "attn_seg", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    cmd = [python, "-m", "attn_seg", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, encoding="utf-8", errors="replace", check=False)
 
 
 def test_synth_writes_a_dataset(python: str, tmp_path: Path) -> None:
