@@ -82,11 +82,13 @@ class AttentionUNet(nn.Module):
         attention_heads: attention maps per gate; must divide the channels of every gated level.
         inter_channels_ratio: a gate's intermediate channels are its skip's channels divided by this.
         gate_output_transform: apply the reference code's 1x1 conv + norm after each grid gate (the paper's
-            equations stop at ``x * alpha``; it costs ~15 % of the 3D training step at full resolution).
+            equations stop at ``x * alpha``; measured on the 3D reference config: +21 % CPU time per training
+            step, +16 % peak memory).
         full_res_units: conv-norm-act units of the full-resolution decoder stage (``num_res_units == 0``):
-            1 (MONAI ``AttentionUnet``'s single merge convolution; the cheapest) or 2 (the classic U-Net stage).
+            1 (MONAI ``AttentionUnet``'s single merge convolution) or 2 (the classic U-Net stage: +27 % CPU time
+            per 3D training step, +10 % peak memory).
         channels_last: run in channels-last memory format (``NDHWC``/``NHWC``), which oneDNN and cuDNN
-            convolve faster; the output is returned contiguous.
+            convolve faster (3D training step: -28 % CPU time, -13 % peak memory); outputs are contiguous.
 
     Raises:
         ValueError: for an out-of-range or inconsistent argument; the message names it.
