@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,21 @@ TINY_3D = {
     "batch_size": 1,
     "num_samples": 1,
 }
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[[str], Path]:
+    """``shared_data("isbi2012_membrane")``: a folder of the shared real data, or skip the test where it is absent.
+
+    The data lie in ``../shared/data`` beside the checkout, or in ``$ATTN_SEG_SHARED_DATA``.
+    """
+
+    def _folder(name: str) -> Path:
+        if not (SHARED_DATA / name).is_dir():
+            pytest.skip(f"shared data {SHARED_DATA / name} is absent (set ATTN_SEG_SHARED_DATA to its folder)")
+        return SHARED_DATA / name
+
+    return _folder
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,19 +53,3 @@ def pair(tmp_path: Path) -> Callable[..., dict]:
         return make_pair(folder or tmp_path, name, shape, seed)
 
     return _make
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Callable[[str], Path]:
-    """``shared_data("isbi2012_membrane")``: a folder of the shared real data, or skip the test where it is absent.
-
-    Same location as ``SHARED_DATA`` in ``tests/conftest.py`` (``../shared/data`` or ``$ATTN_SEG_SHARED_DATA``).
-    """
-    root = Path(os.environ.get("ATTN_SEG_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
-
-    def _folder(name: str) -> Path:
-        if not (root / name).is_dir():
-            pytest.skip(f"shared data {root / name} is absent (set ATTN_SEG_SHARED_DATA to its folder)")
-        return root / name
-
-    return _folder
