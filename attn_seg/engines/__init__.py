@@ -1,0 +1,50 @@
+"""Training through MONAI's Ignite engines: losses, optimisers and schedules by name, mixed precision,
+kill-safe checkpoints with resume, run history and the few handlers MONAI lacks.
+
+Bundle configs reference these as ``$attn_seg.engines.build_loss(...)`` or ``"_target_":
+"attn_seg.engines.AtomicCheckpointSaver"``; from Python, :func:`bundle_workflow` runs a bundle's config.
+"""
+
+from __future__ import annotations
+
+from attn_seg.engines.checkpoint import (
+    AtomicCheckpointSaver,
+    AtomicDiskSaver,
+    ResumeLoader,
+    RNGState,
+    atomic_torch_save,
+    latest_checkpoint,
+    resume_checkpoint,
+)
+from attn_seg.engines.handlers import EarlyStopOnValidation, PerClassMetrics
+from attn_seg.engines.history import TrainingHistory
+from attn_seg.engines.losses import LOSSES, build_loss
+from attn_seg.engines.optim import OPTIMIZERS, SCHEDULERS, ScheduleHandler, build_optimizer, build_scheduler
+from attn_seg.engines.precision import PRECISIONS, Autocast, amp_kwargs, autocast_network, uses_engine_amp
+from attn_seg.engines.workflow import bundle_workflow
+
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "SCHEDULERS",
+    "AtomicCheckpointSaver",
+    "AtomicDiskSaver",
+    "Autocast",
+    "EarlyStopOnValidation",
+    "PerClassMetrics",
+    "RNGState",
+    "ResumeLoader",
+    "ScheduleHandler",
+    "TrainingHistory",
+    "amp_kwargs",
+    "atomic_torch_save",
+    "autocast_network",
+    "build_loss",
+    "build_optimizer",
+    "build_scheduler",
+    "bundle_workflow",
+    "latest_checkpoint",
+    "resume_checkpoint",
+    "uses_engine_amp",
+]

@@ -1,0 +1,90 @@
+"""Mixed precision for MONAI's engines: CUDA AMP through the engines' ``amp`` flag, CPU bf16 by a thin wrapper.
+
+MONAI's ``SupervisedTrainer``/``SupervisedEvaluator`` autocast on CUDA only (``torch.autocast("cuda")``). On a
+CPU, :class:`Autocast` runs the wrapped network's forward under ``torch.autocast("cpu", bfloat16)`` and hands
+back fp32 logits, so the loss, metrics and post-processing stay in fp32.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from monai.utils import look_up_option
+from torch import nn
+
+__all__ = ["PRECISIONS", "Autocast", "amp_kwargs", "autocast_network", "uses_engine_amp"]
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _check(precision: str, device: torch.device | str) -> tuple[str, torch.device]:
+    precision = look_up_option(precision, tuple(PRECISIONS))
+    device = torch.device(device)
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"`precision` 'fp16' needs a CUDA device, got device {device}; use 'bf16' on a CPU")
+    return precision, device
+
+
+def uses_engine_amp(precision: str, device: torch.device | str) -> bool:
+    """Whether the MONAI engine's own ``amp`` flag does the mixed precision (CUDA with fp16/bf16)."""
+    precision, device = _check(precision, device)
+    return precision != "fp32" and device.type == "cuda"
+
+
+def amp_kwargs(precision: str) -> dict[str, Any]:
+    """The engines' ``amp_kwargs`` for ``precision`` (the autocast dtype)."""
+    dtype = PRECISIONS[look_up_option(precision, tuple(PRECISIONS))]
+    return {} if dtype is None else {"dtype": dtype}
+
+
+def _to_float(output: Any) -> Any:
+    if isinstance(output, torch.Tensor):
+        return output.float()
+    if isinstance(output, (list, tuple)):
+        return type(output)(_to_float(o) for o in output)
+    return output
+
+
+class Autocast(nn.Module):
+    """Run ``module`` under CPU autocast and return fp32 outputs (tensors, lists and tuples of them).
+
+    The wrapper holds no parameters of its own: save and load the wrapped ``module``'s state dict.
+
+    Args:
+        module: the network.
+        dtype: the autocast dtype, ``torch.bfloat16`` on CPUs.
+    """
+
+    def __init__(self, module: nn.Module, dtype: torch.dtype = torch.bfloat16) -> None:
+        super().__init__()
+        self.module = module
+        self.dtype = dtype
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The wrapped forward, autocast on the inputs' device type."""
+        device_type = args[0].device.type if args and isinstance(args[0], torch.Tensor) else "cpu"
+        with torch.autocast(device_type, dtype=self.dtype):
+            return _to_float(self.module(*args, **kwargs))
+
+
+def autocast_network(network: nn.Module, precision: str, device: torch.device | str) -> nn.Module:
+    """The network the engines should run for ``precision`` on ``device``.
+
+    Args:
+        network: the network (already on ``device``).
+        precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA only).
+        device: the engines' device.
+
+    Returns:
+        ``network`` itself for fp32 or on CUDA (the engines' ``amp`` flag autocasts there), else an
+        :class:`Autocast` wrapper around it.
+
+    Raises:
+        ValueError: for an unknown precision, or fp16 on a CPU.
+    """
+    precision, device = _check(precision, device)
+    dtype = PRECISIONS[precision]
+    if dtype is None or device.type == "cuda":
+        return network
+    return Autocast(network, dtype)
