@@ -254,12 +254,16 @@ def resume_checkpoint(ckpt_dir: str | os.PathLike[str], resume: bool, guarded: S
         guarded: other files a fresh run would overwrite.
 
     Returns:
-        The latest checkpoint's path when resuming, else ``""`` (nothing to load).
+        The latest checkpoint's path when resuming, else ``""`` (nothing to load). Temporary files of a write that
+        was killed half-way (``.*.tmp``) are removed from ``ckpt_dir``.
 
     Raises:
         FileNotFoundError: ``resume`` is set but ``ckpt_dir`` holds no ``checkpoint_epoch=N.pt``.
         FileExistsError: ``resume`` is not set but ``ckpt_dir`` holds an earlier run's checkpoints.
     """
+    if _rank() == 0 and Path(ckpt_dir).is_dir():  # temporaries of a write that was killed half-way
+        for stale in Path(ckpt_dir).glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
     latest = latest_checkpoint(ckpt_dir)
     if resume:
         if latest is None:
