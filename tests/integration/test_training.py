@@ -149,3 +149,17 @@ def test_short_training_without_nan(bundle_copy: Path, synthetic_3d: Path, tiny_
 def test_early_stopping_ends_the_run(bundle_copy: Path, synthetic_3d: Path, tiny_3d: dict) -> None:
     history = _train(bundle_copy, synthetic_3d, tiny_3d, epochs=6, early_stop_patience=1, early_stop_min_delta=10.0)
     assert [row["epoch"] for row in history] == [1, 2]
+
+
+def test_mlflow_tracking_through_monai_runner(
+    bundle_copy: Path, synthetic_3d: Path, tiny_3d: dict, run_bundle_cli: Callable, tmp_path: Path
+) -> None:
+    mlflow = pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
+    from monai.utils import path_to_sqlite_uri
+
+    overrides = {**tiny_3d, "dataset_dir": synthetic_3d, "epochs": 2, "val_interval": 1, "tracking": "mlflow"}
+    run_bundle_cli(bundle_copy, "train.json", "training", overrides, cwd=tmp_path)
+    client = mlflow.MlflowClient(path_to_sqlite_uri(str(bundle_copy / "eval" / "mlruns.db")))
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    metrics = set().union(*(run.data.metrics for run in client.search_runs(experiments)))
+    assert {"train_loss", "val_mean_dice", "val_dice_organ", "val_dice_lesion", "lr_group_0"} <= metrics

@@ -1,0 +1,225 @@
+"""Time to reach a validation Dice: our 3D CT bundle against the same bundle with MONAI's ``AttentionUnet``.
+
+One fixed synthetic 3D CT set (``attn_seg.data.write_synthetic_dataset``, default spec, ``--cases`` cases, seed
+``--data-seed``; 20 % of them validate) is trained on by the ``attention_unet_3d_ct`` bundle, unchanged except for
+the overrides below, through MONAI's ``ConfigWorkflow`` (the engines the bundle runner uses). Each variant runs
+in a fresh subprocess on ``--threads`` CPU threads and validates every epoch; a run stops at the first
+validation whose mean Dice reaches ``--target`` (or after ``--max-epochs``).
+
+Variants (same data, split, patches, loss, optimiser, learning rate, seed; same channels and strides):
+
+- ``ours``: the bundle as shipped (``attn_seg.networks.AttentionUNet``, fp32);
+- ``ours_bf16``: the same under CPU bf16 autocast (``precision=bf16``);
+- ``monai_attention_unet``: ``network_def`` replaced by ``monai.networks.nets.AttentionUnet``.
+
+Reported per run: training time to the target (validation excluded), wall time to the target (validation
+included), epochs to the target, best Dice, and the share of training time spent waiting for data (ignite's
+``GET_BATCH_STARTED`` to ``GET_BATCH_COMPLETED``). Medians over ``--seeds``; ratios against MONAI.
+
+Usage::
+
+    python benchmarks/bench_training.py                      # 1 seed, CPU, 2 threads (tens of minutes)
+    python benchmarks/bench_training.py --seeds 0 1 2
+    python benchmarks/bench_training.py --quick              # smoke run: 2 epochs, tiny network, no target
+
+Results go to ``benchmarks/results/training_<device>[_quick].json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLE = ROOT / "bundles" / "attention_unet_3d_ct"
+VARIANTS: dict[str, dict[str, Any]] = {
+    "ours": {},
+    "ours_bf16": {"precision": "bf16"},
+    "monai_attention_unet": {
+        "network_def": {
+            "_target_": "monai.networks.nets.AttentionUnet",
+            "spatial_dims": 3,
+            "in_channels": 1,
+            "out_channels": "@num_classes",
+            "channels": [16, 32, 64, 128],
+            "strides": [2, 2, 2],
+        }
+    },
+}
+QUICK = {"epochs": 2, "network_def#channels": [8, 16, 32, 64], "roi_size": [32, 32, 32]}
+
+
+class _Clock:
+    """Ignite handlers that time data waiting, training and validation, and stop at the target Dice."""
+
+    def __init__(self, trainer: Any, validator: Any, target: float, metric: str = "val_mean_dice") -> None:
+        from ignite.engine import Events
+
+        self.trainer, self.target, self.metric = trainer, target, metric
+        self.start = self.data = self.validation = 0.0
+        self.epochs: list[dict[str, float]] = []
+        self.reached: dict[str, float] | None = None
+        trainer.add_event_handler(Events.STARTED, self._started)
+        trainer.add_event_handler(Events.GET_BATCH_STARTED, self._tick)
+        trainer.add_event_handler(Events.GET_BATCH_COMPLETED, self._tock)
+        validator.add_event_handler(Events.STARTED, self._tick)
+        validator.add_event_handler(Events.COMPLETED, self._validated)
+
+    def _started(self, _: Any) -> None:
+        self.start = time.perf_counter()
+
+    def _tick(self, _: Any) -> None:
+        self._t0 = time.perf_counter()
+
+    def _tock(self, _: Any) -> None:
+        self.data += time.perf_counter() - self._t0
+
+    def _validated(self, validator: Any) -> None:
+        self.validation += time.perf_counter() - self._t0
+        wall = time.perf_counter() - self.start
+        row = {"epoch": self.trainer.state.epoch, "dice": float(validator.state.metrics[self.metric]),
+               "wall_s": wall, "train_s": wall - self.validation, "data_s": self.data}
+        self.epochs.append(row)
+        if self.reached is None and row["dice"] >= self.target:
+            self.reached = row
+            self.trainer.terminate()
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train one variant in this process; return its timings and Dice curve."""
+    torch.set_num_threads(spec["threads"])
+    from attn_seg.engines import bundle_workflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "bundle"
+        shutil.copytree(BUNDLE, bundle, ignore=shutil.ignore_patterns("data", "eval", "*.pt"))
+        overrides = {"dataset_dir": spec["data"], "seed": spec["seed"], "epochs": spec["max_epochs"],
+                     "val_interval": 1, "tensorboard": False, **spec["overrides"]}
+        workflow = bundle_workflow(bundle, overrides=overrides)
+        workflow.initialize()
+        trainer = workflow.parser.get_parsed_content("train#trainer")
+        validator = workflow.parser.get_parsed_content("validate#evaluator")
+        clock = _Clock(trainer, validator, spec["target"])
+        workflow.run()
+        workflow.finalize()
+    last = clock.reached or clock.epochs[-1]
+    return {
+        "reached": clock.reached is not None,
+        "epochs": last["epoch"],
+        "train_s": last["train_s"],
+        "wall_s": last["wall_s"],
+        "data_share": last["data_s"] / last["train_s"],
+        "best_dice": max(row["dice"] for row in clock.epochs),
+        "curve": clock.epochs,
+    }
+
+
+def _spawn(spec: dict[str, Any]) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-3:] if result.stderr.strip() else ["failed"]
+        return {"error": " | ".join(tail)}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return {"error": runs[0].get("error", "failed")}
+    med = {key: statistics.median(r[key] for r in ok) for key in ("train_s", "wall_s", "epochs", "data_share")}
+    return {**med, "reached": sum(r["reached"] for r in ok), "runs": len(ok),
+            "best_dice": statistics.median(r["best_dice"] for r in ok)}
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    lines = [
+        f"# Training benchmark ({meta['device']}, {meta['threads']} threads)",
+        "",
+        f"{meta['platform']}; torch {meta['torch']}. Synthetic 3D CT set: {meta['cases']} cases (seed "
+        f"{meta['data_seed']}; {meta['train_cases']} train / {meta['val_cases']} validation), target validation mean "
+        f"Dice >= {meta['target']}, validation every epoch, at most {meta['max_epochs']} epochs; seeds "
+        f"{meta['seeds']}; medians over seeds.",
+        "",
+        "| variant | reached / runs | epochs | train time to target (s) | wall time incl. validation (s) "
+        "| data wait share | best Dice | train time vs MONAI AttU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    base = results["summary"].get("monai_attention_unet", {}).get("train_s")
+    for name, s in results["summary"].items():
+        if "error" in s:
+            lines.append(f"| {name} | error: {s['error']} |||||||")
+            continue
+        ratio = f"{s['train_s'] / base:.2f}x" if base else "n/a"
+        lines.append(f"| {name} | {s['reached']}/{s['runs']} | {s['epochs']:.0f} | {s['train_s']:.1f} | "
+                     f"{s['wall_s']:.1f} | {100 * s['data_share']:.1f} % | {s['best_dice']:.3f} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Make the data set, train every variant for every seed (interleaved), summarise."""
+    from attn_seg.data import SyntheticSpec, write_synthetic_dataset
+
+    work = Path(tempfile.mkdtemp(prefix="bench_training_"))
+    data = work / "data"
+    write_synthetic_dataset(data, spec=SyntheticSpec(), num_cases=args.cases, num_test=0, seed=args.data_seed)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in args.variants}
+    for seed in args.seeds:
+        for name in args.variants:
+            overrides = {**VARIANTS[name], **(QUICK if args.quick else {})}
+            spec = {"data": str(data), "seed": seed, "threads": args.threads, "target": args.target,
+                    "max_epochs": QUICK["epochs"] if args.quick else args.max_epochs, "overrides": overrides}
+            result = _spawn(spec)
+            runs[name].append(result)
+            shown = {k: v for k, v in result.items() if k != "curve"}
+            print(json.dumps({"variant": name, "seed": seed, **shown}), flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    val_cases = max(1, round(args.cases * 0.2))
+    meta = {"device": "cpu", "threads": args.threads, "platform": f"{platform.machine()} ({platform.platform()})",
+            "torch": torch.__version__, "cases": args.cases, "data_seed": args.data_seed,
+            "train_cases": args.cases - val_cases, "val_cases": val_cases, "target": args.target,
+            "max_epochs": args.max_epochs, "seeds": args.seeds}
+    return {"meta": meta, "runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--cases", type=int, default=16, help="synthetic cases (a fifth validate)")
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--target", type=float, default=0.90, help="validation mean Dice to reach")
+    parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, small network and patches")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return
+    results = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "training_cpu" + ("_quick" if args.quick else "")
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(_markdown(results), encoding="utf-8")
+    print(_markdown(results))
+
+
+if __name__ == "__main__":
+    main()
