@@ -32,6 +32,7 @@ distance the image allows, unless ``empty_distance_mm`` gives another value.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
@@ -109,9 +110,11 @@ def _check_inputs(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float],
 
 def _distances(p: torch.Tensor, y: torch.Tensor, spacing: list[float], tolerance_mm: float) -> tuple[float, ...]:
     """HD95, ASD and NSD of two non-empty ``(1, 1, *S)`` masks, through MONAI."""
-    hd95 = compute_hausdorff_distance(p, y, include_background=True, percentile=95, spacing=spacing)
-    asd = compute_average_surface_distance(p, y, include_background=True, symmetric=True, spacing=spacing)
-    nsd = compute_surface_dice(p, y, [tolerance_mm], include_background=True, spacing=spacing)
+    with warnings.catch_warnings():  # MONAI 1.5+ passes its own deprecated `always_return_as_numpy` internally
+        warnings.filterwarnings("ignore", message=".*always_return_as_numpy.*", category=FutureWarning)
+        hd95 = compute_hausdorff_distance(p, y, include_background=True, percentile=95, spacing=spacing)
+        asd = compute_average_surface_distance(p, y, include_background=True, symmetric=True, spacing=spacing)
+        nsd = compute_surface_dice(p, y, [tolerance_mm], include_background=True, spacing=spacing)
     return float(hd95[0, 0]), float(asd[0, 0]), float(nsd[0, 0])
 
 
