@@ -13,7 +13,9 @@ __all__ = ["__version__", "bundles", "data", "evaluation", "networks", "visualiz
 
 __version__ = "0.1.0"
 
-_SUBMODULES = frozenset({"bundles", "data", "engines", "evaluation", "inference", "networks", "transforms", "visualize"})
+_SUBMODULES = frozenset(
+    {"bundles", "data", "engines", "evaluation", "inference", "networks", "transforms", "visualize"}
+)
 
 
 def __getattr__(name: str) -> ModuleType:

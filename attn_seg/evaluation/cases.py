@@ -147,7 +147,9 @@ def pair_cases(
     for case in sorted(preds):
         gates = attention.get(case, {})
         if sorted(gates) != list(range(len(gates))):
-            raise ValueError(f"attention maps of case {case!r} are numbered {sorted(gates)}; expected 0..{len(gates) - 1}")
+            raise ValueError(
+                f"attention maps of case {case!r} are numbered {sorted(gates)}; expected 0..{len(gates) - 1}"
+            )
         cases.append(CaseFiles(case, preds[case], labels[case], _image_for(case, images),
                                tuple(gates[g] for g in sorted(gates))))
     return cases

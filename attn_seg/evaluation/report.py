@@ -45,8 +45,11 @@ def pick_cases(scores: Mapping[str, float]) -> dict[str, str]:
     """
     ranked = sorted(scores, key=lambda c: (-scores[c], c))
     picks = {"best": ranked[0], "median": ranked[(len(ranked) - 1) // 2], "worst": ranked[-1]}
-    seen: set[str] = set()
-    return {rank: case for rank, case in picks.items() if not (case in seen or seen.add(case))}
+    unique: dict[str, str] = {}
+    for rank, case in picks.items():
+        if case not in unique.values():
+            unique[rank] = case
+    return unique
 
 
 def _panel(files: CaseFiles, rank: str, rows: Sequence[Mapping[str, Any]], classes: Mapping[int, str],

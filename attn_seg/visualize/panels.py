@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -44,7 +45,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Pa
 
 
 def _edge_letters(ax: Axes, letters: tuple[str, str, str, str]) -> None:
-    style = {"transform": ax.transAxes, "color": "yellow", "fontsize": 7, "fontweight": "bold"}
+    style: dict[str, Any] = {"transform": ax.transAxes, "color": "yellow", "fontsize": 7, "fontweight": "bold"}
     left, right, top, bottom = letters
     ax.text(0.02, 0.5, left, ha="left", va="center", **style)
     ax.text(0.98, 0.5, right, ha="right", va="center", **style)
@@ -66,7 +67,8 @@ def _prepare(volumes: dict[str, np.ndarray], affine: np.ndarray) -> tuple[dict[s
     if first.ndim == 2:
         linear = affine[:-1, :-1]
         return volumes, tuple(float(s) for s in np.sqrt((linear**2).sum(axis=0)))[:2]
-    out, spacing = {}, (1.0, 1.0, 1.0)
+    out: dict[str, np.ndarray] = {}
+    spacing: tuple[float, ...] = (1.0, 1.0, 1.0)
     for key, volume in volumes.items():
         out[key], spacing = to_ras(volume, affine)
     return out, spacing

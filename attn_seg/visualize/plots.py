@@ -20,7 +20,9 @@ _GROUPS = (
 )
 
 
-def box_plots(values: Mapping[str, Mapping[str, Sequence[float]]], *, titles: Mapping[str, str] | None = None) -> Figure:
+def box_plots(
+    values: Mapping[str, Mapping[str, Sequence[float]]], *, titles: Mapping[str, str] | None = None
+) -> Figure:
     """One box plot per metric, a box per class with every case drawn as a dot.
 
     Args:
