@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from attn_seg.evaluation.cases import CaseFiles, LoadedCase, case_name, load_case, pair_cases
+from attn_seg.evaluation.cases import CaseFiles, LoadedCase, case_name, cases_from_datalist, load_case, pair_cases
 from attn_seg.evaluation.logs import read_scalars
 from attn_seg.evaluation.metrics import (
     METRIC_NAMES,
@@ -36,6 +36,7 @@ __all__ = [
     "case_metrics",
     "case_name",
     "case_scores",
+    "cases_from_datalist",
     "class_metrics",
     "class_names_from_dataset",
     "dice_per_class",

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from attn_seg.data.readers import READABLE_SUFFIXES, ImageHeader, read_image
 
-__all__ = ["CaseFiles", "LoadedCase", "case_name", "load_case", "pair_cases"]
+__all__ = ["CaseFiles", "LoadedCase", "case_name", "cases_from_datalist", "load_case", "pair_cases"]
 
 _ATTENTION = re.compile(r"^(?P<case>.+)_attn_g(?P<gate>\d+)$")
 _AFFINE_TOLERANCE_MM = 1e-3
@@ -151,6 +153,47 @@ def pair_cases(
                 f"attention maps of case {case!r} are numbered {sorted(gates)}; expected 0..{len(gates) - 1}"
             )
         cases.append(CaseFiles(case, preds[case], labels[case], _image_for(case, images),
+                               tuple(gates[g] for g in sorted(gates))))
+    return cases
+
+
+def cases_from_datalist(
+    datalist: Sequence[Mapping[str, Any]],
+    pred_dir: str | os.PathLike[str],
+    *,
+    attention_dir: str | os.PathLike[str] | None = None,
+    postfix: str = "seg",
+) -> list[CaseFiles]:
+    """Pair a datalist's ``{"image", "label"}`` entries with predictions named after their images.
+
+    Used where the labels folder holds more cases than were predicted (a bundle's validation split).
+
+    Args:
+        datalist: entries with ``image`` and ``label`` paths (e.g. a bundle's ``@split[1]``).
+        pred_dir: folder of ``<image case>_<postfix>.*`` predictions.
+        attention_dir: folder of ``<case>_attn_g<k>.*`` maps (``None``: ``pred_dir``).
+        postfix: the postfix the writer added to each case name.
+
+    Returns:
+        One :class:`CaseFiles` per entry, in datalist order.
+
+    Raises:
+        FileNotFoundError: when an entry's prediction is missing.
+        ValueError: when an entry lacks ``image`` or ``label``.
+    """
+    root = Path(pred_dir)
+    preds = {case_name(p): p for p in _images(root, "prediction")}
+    attention = _attention_files(Path(attention_dir) if attention_dir is not None else root)
+    cases = []
+    for entry in datalist:
+        if not isinstance(entry.get("image"), (str, os.PathLike)) or not entry.get("label"):
+            raise ValueError(f"datalist entry {dict(entry)} needs one 'image' and one 'label' path")
+        case = case_name(entry["image"])
+        pred = preds.get(f"{case}_{postfix}") or preds.get(case)
+        if pred is None:
+            raise FileNotFoundError(f"image {entry['image']} has no prediction {root}/{case}_{postfix}.*")
+        gates = attention.get(case, {})
+        cases.append(CaseFiles(case, pred, Path(entry["label"]), Path(entry["image"]),
                                tuple(gates[g] for g in sorted(gates))))
     return cases
 
