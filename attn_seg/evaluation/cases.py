@@ -215,6 +215,13 @@ def _as_label_map(array: np.ndarray, path: Path) -> np.ndarray:
     return rounded.astype(np.int64)
 
 
+def _as_unit(array: np.ndarray) -> np.ndarray:
+    """Attention coefficients in ``[0, 1]``: floats clipped; integers above 1 (e.g. 0..255) scaled by the type's max."""
+    if np.issubdtype(array.dtype, np.integer) and array.max(initial=0) > 1:
+        return (array / np.iinfo(array.dtype).max).astype(np.float32)
+    return np.clip(array.astype(np.float32), 0.0, 1.0)
+
+
 def _check_geometry(path: Path, array: np.ndarray, header: ImageHeader, ref: Path, ref_array: np.ndarray,
                     ref_header: ImageHeader) -> None:
     if array.shape != ref_array.shape:
@@ -248,5 +255,5 @@ def load_case(files: CaseFiles) -> LoadedCase:
         others.append(array)
     pred = _as_label_map(others.pop(0), files.pred)
     image = others.pop(0).astype(np.float32) if files.image is not None else None
-    attention = [np.clip(a.astype(np.float32), 0.0, 1.0) for a in others]
+    attention = [_as_unit(a) for a in others]
     return LoadedCase(files.case, pred, label, image, attention, label_header.affine, label_header.spacing)
