@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from attn_seg.visualize.overlays import class_colour
 
@@ -16,7 +17,7 @@ __all__ = ["box_plots", "curve_groups", "training_curves"]
 _GROUPS = (
     ("loss", re.compile(r"loss", re.IGNORECASE), "iteration"),
     ("learning rate", re.compile(r"(^|[_/])(lr|learning_rate)($|[_/])", re.IGNORECASE), "step"),
-    ("validation", re.compile(r"^val", re.IGNORECASE), "epoch"),
+    ("Dice and validation", re.compile(r"^val|dice", re.IGNORECASE), "epoch"),
 )
 
 
@@ -55,7 +56,7 @@ def box_plots(
 
 
 def curve_groups(tags: Sequence[str]) -> dict[str, list[str]]:
-    """Sort scalar tags into the panels of :func:`training_curves`: loss, learning rate, validation, other."""
+    """Sort scalar tags into the panels of :func:`training_curves`: loss, learning rate, Dice and validation, other."""
     groups: dict[str, list[str]] = {}
     for tag in sorted(tags):
         group = next((name for name, pattern, _ in _GROUPS if pattern.search(tag)), "other")
@@ -87,6 +88,7 @@ def _plot_group(ax: Axes, group: str, tags: list[str], scalars: Mapping[str, Seq
     if group == "learning rate" and all(v > 0 for t in tags for _, v in scalars[t]):
         ax.set_yscale("log")
     ax.set_xlabel(next((x for name, _, x in _GROUPS if name == group), "step"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(group, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -98,7 +100,7 @@ def training_curves(scalars: Mapping[str, Sequence[tuple[int, float]]]) -> Figur
 
     Args:
         scalars: ``{tag: [(step, value), ...]}``, e.g. from :func:`attn_seg.evaluation.read_scalars`; every tag
-            present is drawn, grouped by name (``*loss*``; ``lr``/``learning_rate``; ``val*``; the rest).
+            present is drawn, grouped by name (``*loss*``; ``lr``/``learning_rate``; ``val*`` or ``*dice*``; rest).
 
     Returns:
         The figure.

@@ -95,9 +95,9 @@ def test_box_plots_and_curves_are_not_blank(tmp_path: Path) -> None:
     scalars = {"train_loss": [(i, 1.0 / i) for i in range(1, 40)], "lr": [(1, 0.01), (2, 0.005)],
                "val_mean_dice": [(1, 0.3), (2, 0.6)], "val_dice_class1": [(1, 0.4), (2, 0.7)], "misc": [(1, 2.0)]}
     curves = training_curves(scalars)
-    assert [a.get_label() for a in curves.axes] == ["loss", "learning rate", "validation", "other"]
+    assert [a.get_label() for a in curves.axes] == ["loss", "learning rate", "Dice and validation", "other"]
     assert imread(save_figure(curves, tmp_path / "c.png")).std() > 0.05
     assert curve_groups(["val_dice_class2", "learning_rate", "train_loss"]) == {
-        "loss": ["train_loss"], "learning rate": ["learning_rate"], "validation": ["val_dice_class2"]}
+        "loss": ["train_loss"], "learning rate": ["learning_rate"], "Dice and validation": ["val_dice_class2"]}
     with pytest.raises(ValueError, match="no scalar values"):
         training_curves({"train_loss": []})
