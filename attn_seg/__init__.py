@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["__version__", "bundles", "data", "evaluation", "networks"]
+__all__ = ["__version__", "bundles", "data", "evaluation", "networks", "visualize"]
 
 __version__ = "0.1.0"
 
-_SUBMODULES = frozenset({"bundles", "data", "engines", "evaluation", "inference", "networks", "transforms"})
+_SUBMODULES = frozenset(
+    {"bundles", "data", "engines", "evaluation", "inference", "networks", "transforms", "visualize"}
+)
 
 
 def __getattr__(name: str) -> ModuleType:

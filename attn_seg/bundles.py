@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["BundleRunError", "bundle_command", "find_bundle", "run_bundle"]
@@ -44,13 +44,14 @@ def find_bundle(name: str, search_dir: str | os.PathLike[str] | None = None) -> 
 
 
 def bundle_command(
-    bundle_dir: Path, config: str, run_id: str = "run", overrides: Mapping[str, object] | None = None
+    bundle_dir: Path, config: str | Sequence[str], run_id: str = "run", overrides: Mapping[str, object] | None = None
 ) -> list[str]:
     """The ``python -m monai.bundle run`` command line for a bundle config.
 
     Args:
         bundle_dir: the bundle folder.
-        config: config file name inside ``configs/`` (e.g. ``"train.json"``).
+        config: config file name inside ``configs/`` (e.g. ``"train.json"``), or several names merged in order
+            (e.g. ``["train.json", "evaluate.json"]``: later files override earlier ones).
         run_id: the id the runner executes (``"training"``, ``"run"``).
         overrides: config ids and values, passed as ``--id value``.
 
@@ -59,7 +60,9 @@ def bundle_command(
     """
     configs = bundle_dir / "configs"
     cmd = [sys.executable, "-m", "monai.bundle", "run", run_id, "--bundle_root", str(bundle_dir)]
-    cmd += ["--config_file", str(configs / config), "--meta_file", str(configs / "metadata.json")]
+    files = [str(configs / config)] if isinstance(config, str) else [str(configs / c) for c in config]
+    cmd += ["--config_file", files[0] if len(files) == 1 else repr(files)]
+    cmd += ["--meta_file", str(configs / "metadata.json")]
     cmd += ["--logging_file", str(configs / "logging.conf")]
     for key, value in (overrides or {}).items():
         cmd += [f"--{key}", repr(value) if isinstance(value, (list, tuple)) else str(value)]
@@ -68,7 +71,7 @@ def bundle_command(
 
 def run_bundle(
     bundle_dir: Path,
-    config: str,
+    config: str | Sequence[str],
     run_id: str = "run",
     overrides: Mapping[str, object] | None = None,
     log_file: Path | None = None,
@@ -77,7 +80,7 @@ def run_bundle(
 
     Args:
         bundle_dir: the bundle folder.
-        config: config file name inside ``configs/``.
+        config: config file name inside ``configs/``, or several merged in order.
         run_id: the id to run.
         overrides: config overrides (``--id value``).
         log_file: where the runner's output goes; ``None`` streams it to this process's output.

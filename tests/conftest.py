@@ -85,3 +85,50 @@ def run_bundle_cli():
 def python() -> str:
     """The interpreter running the tests, for child processes."""
     return sys.executable
+
+
+def _write_predictions(data: Path, out: Path) -> None:
+    """Predictions made by perturbing the held-out labels (no network), with two fake attention maps each.
+
+    First case: exact copy; second: moved 2 voxels along the first axis; third: class 2 removed (missed).
+    Attention maps are blurred foreground masks in [0, 1], float32 (nibabel cannot write float16 NIfTI).
+    """
+    import nibabel as nib
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    out.mkdir()
+    for i, label_file in enumerate(sorted((data / "labelsTs").glob("*.nii.gz"))):
+        img = nib.load(label_file)
+        label = np.asarray(img.dataobj)
+        pred = label.copy() if i == 0 else np.roll(label, 2, axis=0) if i == 1 else np.where(label == 2, 0, label)
+        case = label_file.name.removesuffix(".nii.gz")
+        nib.save(nib.Nifti1Image(pred.astype(np.uint8), img.affine), out / f"{case}_seg.nii.gz")
+        for gate, sigma in enumerate((1.0, 2.5)):
+            heat = gaussian_filter((label > 0).astype(np.float32), sigma)
+            nib.save(nib.Nifti1Image(heat / heat.max(), img.affine), out / f"{case}_attn_g{gate}.nii.gz")
+
+
+def _write_event_file(log_dir: Path) -> None:
+    """TensorBoard scalars as a training run logs them: loss per iteration, lr and validation Dice per epoch."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(log_dir))
+    for it in range(1, 31):
+        writer.add_scalar("train_loss", 1.5 / it, it)
+    for epoch in range(1, 4):
+        writer.add_scalar("lr", 0.003 * 0.5**epoch, epoch)
+        writer.add_scalar("val_mean_dice", 0.2 * epoch, epoch)
+        writer.add_scalar("val_dice_class1", 0.25 * epoch, epoch)
+    writer.close()
+
+
+@pytest.fixture(scope="session")
+def evaluation_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A synthetic evaluation input (read-only for tests): ``data`` (Decathlon, 3 held-out cases with labels),
+    ``pred`` (perturbed labels + attention maps, see :func:`_write_predictions`) and ``logs`` (event file)."""
+    root = tmp_path_factory.mktemp("evaluation")
+    write_synthetic_dataset(root / "data", spec=SyntheticSpec(spatial_dims=3), num_cases=1, num_test=3, seed=11)
+    _write_predictions(root / "data", root / "pred")
+    _write_event_file(root / "logs")
+    return {"data": root / "data", "pred": root / "pred", "logs": root / "logs"}

@@ -7,6 +7,8 @@ segments the held-out volumes with sliding-window inference, and scores them:
     OUT/bundle/       the trained bundle (configs, models/model.pt, eval/ TensorBoard logs)
     OUT/predictions/  one label map per held-out case, in the input's own geometry
     OUT/summary.json  Dice per case and class, timings; OUT/summary.md the same as a table
+    OUT/report/       the evaluation report (``attn-seg evaluate``): metrics.csv, summary.json, report.html,
+                      box plots, training curves and case panels
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from attn_seg.bundles import find_bundle, run_bundle
 from attn_seg.data import SyntheticSpec, load_datalist, write_synthetic_dataset
-from attn_seg.evaluation import score_folder
+from attn_seg.evaluation import pair_cases, score_folder, write_report
 
 __all__ = ["add_parser", "run"]
 
@@ -120,5 +122,10 @@ def run(args: argparse.Namespace) -> int:
     (out / "summary.json").write_text(json.dumps(_nan_to_none(summary), indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(_summary_markdown(rows, names, timings), encoding="utf-8")
     print((out / "summary.md").read_text(encoding="utf-8"))
-    print(f"[attn-seg demo] predictions in {pred_dir}, summary in {out / 'summary.md'}")
+    data = out / "data"
+    cases = pair_cases(pred_dir, data / "labelsTs", image_dir=data / "imagesTs")
+    write_report(cases, out / "report", classes=dict(enumerate(names, start=1)), log_dir=bundle / "eval",
+                 title="attn-seg demo: held-out cases")
+    print(f"[attn-seg demo] predictions in {pred_dir}, summary in {out / 'summary.md'}, "
+          f"report in {out / 'report' / 'report.html'}")
     return 0 if not math.isnan(summary["mean_dice"]) else 1

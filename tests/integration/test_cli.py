@@ -63,6 +63,10 @@ def test_demo_end_to_end(python: str, tmp_path: Path, tiny_3d: dict) -> None:
         assert pred.shape == image.shape
         np.testing.assert_allclose(pred.affine, image.affine, atol=1e-4)
     assert "Mean Dice over cases" in (out / "summary.md").read_text()
+    report = out / "report"
+    assert len((report / "metrics.csv").read_text().splitlines()) == 1 + 2 * 2  # header + cases x classes
+    assert {"report.html", "curves.png", "boxplots.png", "summary.json"} <= {p.name for p in report.iterdir()}
+    assert list(report.glob("panel_worst_case_000*.png"))
 
 
 def test_demo_refuses_non_empty_output(python: str, tmp_path: Path) -> None:
