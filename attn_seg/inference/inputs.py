@@ -65,5 +65,6 @@ def list_inputs(source: str | os.PathLike[str]) -> list[Path]:
     elif path.name.lower().endswith(READABLE_SUFFIXES):
         images = [path]
     else:
-        raise ValueError(f"input {path} is neither an image ({', '.join(READABLE_SUFFIXES)}) nor a datalist (.json, .csv)")
+        kinds = ", ".join(READABLE_SUFFIXES)
+        raise ValueError(f"input {path} is neither an image ({kinds}) nor a datalist (.json, .csv)")
     return list(dict.fromkeys(images))

@@ -103,6 +103,6 @@ def count_gates(module: nn.Module) -> int:
     """Attention gates of an ``AttentionUNet`` (eager or TorchScript); 0 for other modules."""
     decoder = getattr(module, "decoder", None)
     try:
-        return len(decoder.gated_levels) if decoder is not None else 0  # type: ignore[arg-type]
+        return len(decoder.gated_levels) if decoder is not None else 0
     except (AttributeError, TypeError, RuntimeError):
         return 0

@@ -131,7 +131,8 @@ class Predictor:
             ValueError: when ``image`` does not have ``len(roi_size)`` spatial dims.
         """
         if image.dim() != len(self.roi_size) + 2:
-            raise ValueError(f"image must be (B, C, *S) with {len(self.roi_size)} spatial dims, got {tuple(image.shape)}")
+            dims = len(self.roi_size)
+            raise ValueError(f"image must be (B, C, *S) with {dims} spatial dims, got {tuple(image.shape)}")
         window_net = _WindowNetwork(self.network, self.flips, self.precision, attention)
         with torch.inference_mode():
             out = self.inferer(image.float().as_subclass(torch.Tensor), window_net)

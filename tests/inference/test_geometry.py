@@ -56,7 +56,9 @@ def test_outputs_keep_shape_affine_and_header(
         assert values.max() <= 1.0
 
 
-def test_nrrd_input_gets_nifti_in_its_world_geometry(tiny_bundle: Callable, shared_data: Callable, tmp_path: Path) -> None:
+def test_nrrd_input_gets_nifti_in_its_world_geometry(
+    tiny_bundle: Callable, shared_data: Callable, tmp_path: Path
+) -> None:
     from attn_seg.data import read_header
 
     image = shared_data("pyradiomics_brain1") / "brain1_image.nrrd"
@@ -68,7 +70,9 @@ def test_nrrd_input_gets_nifti_in_its_world_geometry(tiny_bundle: Callable, shar
     np.testing.assert_allclose(seg.affine, header.affine, atol=1e-4)
 
 
-def test_largest_component_keeps_one_blob_per_class(tiny_bundle: Callable, write_image: Callable, tmp_path: Path) -> None:
+def test_largest_component_keeps_one_blob_per_class(
+    tiny_bundle: Callable, write_image: Callable, tmp_path: Path
+) -> None:
     from skimage.measure import label
 
     image_path = write_image("a.nii.gz", SHAPES[3])

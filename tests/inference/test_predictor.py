@@ -53,7 +53,7 @@ def test_attention_maps_come_with_the_logits_in_one_pass() -> None:
     logits, maps = with_maps.logits(x, attention=True)
     torch.testing.assert_close(logits, without.logits(x)[0])
     assert [tuple(m.shape) for m in maps] == [(1, 1, 40, 35, 20)] * 2
-    assert all(0.0 <= float(m.min()) and float(m.max()) <= 1.0 for m in maps)
+    assert all(float(m.min()) >= 0.0 and float(m.max()) <= 1.0 for m in maps)
     _, maps_two_pass = without.logits(x, attention=True)  # through attention_maps(), as TorchScript modules
     for a, b in zip(maps, maps_two_pass, strict=True):
         torch.testing.assert_close(a, b)
