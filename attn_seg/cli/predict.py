@@ -1,0 +1,104 @@
+"""``attn-seg predict``: segment a file, a folder or a datalist with a bundle; results in each input's geometry.
+
+Finished cases (all their outputs present) are skipped unless ``--overwrite``; every file is written under a
+temporary name and renamed into place, so a killed run leaves no half-written output and a rerun completes the
+rest. A case that fails is reported and the others go on; the exit status is 1 when any case failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from attn_seg.bundles import find_bundle
+from attn_seg.inference import (
+    PRECISIONS,
+    OutputOptions,
+    Predictor,
+    count_gates,
+    list_inputs,
+    load_model,
+    predict_files,
+    read_bundle,
+)
+
+__all__ = ["add_parser", "run"]
+
+
+def _axes(text: str) -> list[int]:
+    try:
+        return [int(a) for a in text.split(",") if a.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected spatial axes like 0,1,2, got {text!r}") from None
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the subcommand."""
+    p = subparsers.add_parser(
+        "predict", help="segment images with a bundle (sliding window, outputs in the input's geometry)",
+        description="INPUT: an image file, a folder of images, or a datalist (dataset.json, JSON list, CSV). "
+        "Writes <case>_seg.nii.gz per image (and _probs, _attn_g<k> on request) into OUTPUT.",
+    )
+    p.add_argument("--bundle", required=True, help="bundle folder or name (configs/inference.json, models/)")
+    p.add_argument("-i", "--input", required=True, help="image file, folder or datalist")
+    p.add_argument("-o", "--output", required=True, help="output folder (created when missing)")
+    p.add_argument("--weights", default=None, help="model.pt (state dict), model.ts or model.onnx "
+                   "(default: the bundle's models/model.pt, .ts, .onnx in that order)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--output-device", default=None, help="where the full-size output is blended (default: "
+                   "--device); cpu for volumes larger than GPU memory")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="network precision (default: auto, "
+                   "bf16 on CPUs and GPUs that have it, fp16 on other GPUs, else fp32)")
+    p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES",
+                   help="flip test-time augmentation over every combination of the given spatial axes "
+                   "(e.g. 0,1; alone: all axes; 2**n passes)")
+    p.add_argument("--sw-batch-size", type=int, default=None, help="windows per network call (default: bundle)")
+    p.add_argument("--overlap", type=float, default=None, help="window overlap in [0, 1) (default: bundle)")
+    p.add_argument("--save-probs", action="store_true", help="also write <case>_probs.nii.gz")
+    p.add_argument("--save-attention", action="store_true", help="also write <case>_attn_g<k>.nii.gz per gate")
+    p.add_argument("--largest-component", action="store_true", help="keep the largest component of each class")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs instead of skipping cases")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _predictor(args: argparse.Namespace, settings_roi: tuple[int, ...], network: torch.nn.Module,
+               sw_batch_size: int, overlap: float, device: str) -> Predictor:
+    dims = len(settings_roi)
+    tta = list(range(dims)) if args.tta == "all" else _axes(args.tta) if args.tta else []
+    return Predictor(
+        network, settings_roi, sw_batch_size=args.sw_batch_size or sw_batch_size,
+        overlap=overlap if args.overlap is None else args.overlap, device=device,
+        output_device=args.output_device, precision=args.precision, tta_axes=tta,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Segment every input; print a summary, and the failures on stderr. 0 when all succeeded, else 1."""
+    settings = read_bundle(find_bundle(args.bundle))
+    images = list_inputs(args.input)
+    out = Path(args.output).expanduser().absolute()
+    source = Path(args.input).expanduser().absolute()
+    if out in {source, *(p.parent for p in images)}:
+        raise ValueError(f"output folder {out} holds the inputs; choose another folder so that inputs stay apart")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    network = load_model(settings, args.weights, device=device, attention=args.save_attention)
+    predictor = _predictor(args, settings.roi_size, network, settings.sw_batch_size, settings.overlap, device)
+    options = OutputOptions(probs=args.save_probs, attention=args.save_attention,
+                            largest_component=args.largest_component, overwrite=args.overwrite)
+    start = time.perf_counter()
+    report = predict_files(images, predictor, settings, out, options, progress=not args.no_progress,
+                           attention_gates=count_gates(network) if args.save_attention else 0)
+    print(f"predict: {len(report.written)} written, {len(report.skipped)} skipped (outputs exist), "
+          f"{len(report.failed)} failed, of {len(images)} in {time.perf_counter() - start:.1f} s "
+          f"({predictor.precision}, {device}) -> {out}")
+    if report.failed:
+        print(f"attn-seg predict: {len(report.failed)} case(s) failed:", file=sys.stderr)
+        for _path, cause in report.failed:
+            print(f"  {cause}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,70 @@
+"""What to segment: one image file, a folder of images, or a datalist (Decathlon ``dataset.json``, JSON, CSV)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from attn_seg.data.layouts import load_cases
+from attn_seg.data.readers import READABLE_SUFFIXES
+from attn_seg.data.synthesize import DATASET_JSON
+
+__all__ = ["DATALIST_SUFFIXES", "list_inputs"]
+
+#: File endings read as datalists rather than images.
+DATALIST_SUFFIXES = (".json", ".csv")
+
+
+def _from_datalist(path: Path) -> list[Path]:
+    """Images of a datalist: its ``test`` list, else its ``training`` list (a plain list or CSV as it is)."""
+    try:
+        cases = load_cases(path, key="test")
+    except ValueError as err:
+        if "has no 'test' list" not in str(err):
+            raise
+        cases = load_cases(path, key="training")
+    images = []
+    for i, case in enumerate(cases):
+        image = case["image"]
+        if not isinstance(image, str):
+            raise ValueError(f"{path} entry {i}: multi-file images (a list of channels) are not supported, got {image}")
+        images.append(Path(image))
+    return images
+
+
+def list_inputs(source: str | os.PathLike[str]) -> list[Path]:
+    """The image files to segment.
+
+    Args:
+        source: an image file; a folder (its ``dataset.json`` if it has one, else its image files, sorted by name,
+            hidden files ignored); or a datalist file (``.json``/``.csv``).
+
+    Returns:
+        Absolute paths, in datalist or name order, without duplicates. Files are not opened here: a missing or
+        corrupt one fails on its own when it is read.
+
+    Raises:
+        FileNotFoundError: when ``source`` does not exist or a folder holds no image file.
+        ValueError: when ``source`` is a malformed datalist or of an unknown type.
+    """
+    path = Path(source).expanduser().absolute()
+    if not path.exists():
+        raise FileNotFoundError(f"input {path} does not exist")
+    if path.is_dir():
+        if (path / DATASET_JSON).is_file():
+            images = _from_datalist(path / DATASET_JSON)
+        else:
+            images = sorted(
+                p for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(READABLE_SUFFIXES)
+            )
+        if not images:
+            raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(READABLE_SUFFIXES)})")
+    elif path.name.lower().endswith(DATALIST_SUFFIXES):
+        images = _from_datalist(path)
+    elif path.name.lower().endswith(READABLE_SUFFIXES):
+        images = [path]
+    else:
+        kinds = ", ".join(READABLE_SUFFIXES)
+        raise ValueError(f"input {path} is neither an image ({kinds}) nor a datalist (.json, .csv)")
+    return list(dict.fromkeys(images))

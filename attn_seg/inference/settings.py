@@ -1,0 +1,120 @@
+"""Read what inference needs from a MONAI Bundle's ``configs/inference.json``, through ``ConfigParser``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monai.bundle import ConfigParser
+from monai.transforms import Compose
+
+__all__ = ["BundleSettings", "default_weights", "read_bundle"]
+
+#: Weight files looked for in ``models/``, in this order: state dict, TorchScript, ONNX.
+WEIGHT_FILES = ("model.pt", "model.ts", "model.onnx")
+
+
+@dataclass
+class BundleSettings:
+    """Inference settings of a bundle.
+
+    Attributes:
+        bundle_dir: the bundle folder.
+        parser: the parsed ``inference.json`` (with any overrides), to build ``network_def`` from.
+        spatial_dims: 2 or 3.
+        num_classes: output channels ``K`` of the network (background included).
+        roi_size: sliding-window size, one entry per spatial dim.
+        sw_batch_size: windows per network call.
+        overlap: overlap of neighbouring windows, in [0, 1).
+        preprocessing: the dictionary transforms (key ``"image"``) from file to network input; invertible ones
+            (orientation, spacing, cropping) are inverted on the outputs.
+    """
+
+    bundle_dir: Path
+    parser: ConfigParser
+    spatial_dims: int
+    num_classes: int
+    roi_size: tuple[int, ...]
+    sw_batch_size: int
+    overlap: float
+    preprocessing: Compose
+
+    def network_def(self, **changes: Any) -> Any:
+        """Build the bundle's ``network_def`` afresh, with ``changes`` to its arguments (e.g. ``return_attention``)."""
+        config = dict(self.parser.get("network_def"))
+        config.update(changes)
+        self.parser["_predict_network_def"] = config
+        return self.parser.get_parsed_content("_predict_network_def", instantiate=True, lazy=False)
+
+
+def _config_file(bundle: Path) -> Path:
+    config = bundle / "configs" / "inference.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"bundle {bundle} has no configs/inference.json")
+    return config
+
+
+def _roi(value: Any, spatial_dims: int, where: Path) -> tuple[int, ...]:
+    roi = tuple(int(v) for v in (value if isinstance(value, Sequence) else [value] * spatial_dims))
+    if len(roi) != spatial_dims or min(roi) < 1:
+        raise ValueError(f"{where}: `roi_size` needs {spatial_dims} positive entries (spatial_dims), got {list(roi)}")
+    return roi
+
+
+def read_bundle(bundle_dir: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> BundleSettings:
+    """Read a bundle's inference settings.
+
+    Args:
+        bundle_dir: a bundle folder holding ``configs/inference.json``.
+        overrides: config ids and values applied first, as ``--id value`` on the bundle runner's command line
+            (e.g. ``{"network_def#channels": [4, 8, 16], "roi_size": [32, 32, 16]}``).
+
+    Returns:
+        The settings.
+
+    Raises:
+        FileNotFoundError: when the bundle or its ``inference.json`` is missing.
+        ValueError: when a setting is missing or out of range; the message names it and the file.
+    """
+    bundle = Path(bundle_dir).expanduser().absolute()
+    config = _config_file(bundle)
+    parser = ConfigParser()
+    parser.read_config(str(config))
+    parser["bundle_root"] = str(bundle)
+    for key, value in (overrides or {}).items():
+        parser[key] = value
+    missing = [k for k in ("network_def", "roi_size", "num_classes", "preprocessing") if k not in parser]
+    if missing:
+        raise ValueError(f"{config} lacks {', '.join(missing)}, which inference needs")
+    spatial_dims = int(parser.get_parsed_content("network_def#spatial_dims"))
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"{config}: `network_def#spatial_dims` must be 2 or 3, got {spatial_dims}")
+    overlap = float(parser.get_parsed_content("overlap")) if "overlap" in parser else 0.5
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"{config}: `overlap` must be in [0, 1), got {overlap}")
+    return BundleSettings(
+        bundle_dir=bundle,
+        parser=parser,
+        spatial_dims=spatial_dims,
+        num_classes=int(parser.get_parsed_content("num_classes")),
+        roi_size=_roi(parser.get_parsed_content("roi_size"), spatial_dims, config),
+        sw_batch_size=int(parser.get_parsed_content("sw_batch_size")) if "sw_batch_size" in parser else 1,
+        overlap=overlap,
+        preprocessing=parser.get_parsed_content("preprocessing", instantiate=True),
+    )
+
+
+def default_weights(bundle_dir: str | os.PathLike[str]) -> Path:
+    """The bundle's weight file: ``models/model.pt``, else ``model.ts``, else ``model.onnx``.
+
+    Raises:
+        FileNotFoundError: when none exists.
+    """
+    models = Path(bundle_dir).expanduser().absolute() / "models"
+    for name in WEIGHT_FILES:
+        if (models / name).is_file():
+            return models / name
+    raise FileNotFoundError(f"no weights in {models} (looked for {', '.join(WEIGHT_FILES)}); train the bundle first")

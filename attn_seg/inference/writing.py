@@ -1,0 +1,144 @@
+"""Write predictions as NIfTI in the input's own geometry, atomically: a temporary sibling renamed into place.
+
+Output names in the output folder, for an input ``<case>.<ext>``:
+
+- ``<case>_seg.nii.gz``: the label map, uint8 (uint16 beyond 255 classes), the input's affine and header;
+- ``<case>_probs.nii.gz``: class probabilities in [0, 1], channels on the last axis (``(*S, K)``; a 2D input
+  gets ``(H, W, 1, K)`` so that the channel axis is always the fourth);
+- ``<case>_attn_g<k>.nii.gz``: the attention map of gate ``k`` (gated levels counted finest first), in [0, 1]
+  (several heads on a last axis as for probabilities).
+
+NIfTI has no float16 type: probabilities and attention maps are stored as uint16 with NIfTI scaling
+(``scl_slope``), 2 bytes a voxel like float16 and finer (steps of ~1.5e-5); nibabel's ``get_fdata`` and MONAI's
+``LoadImage`` read them back as floats in [0, 1].
+
+A file is written under a hidden temporary name (``.partial-<pid>-<name>``) and renamed into place only when
+complete, so a killed run leaves no half-written output under a real name; :func:`remove_partials` clears the
+temporary files of runs that died.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from attn_seg.data.readers import READABLE_SUFFIXES
+
+__all__ = ["PARTIAL_PREFIX", "Geometry", "atomic_save", "case_name", "output_paths", "read_geometry", "remove_partials"]
+
+PARTIAL_PREFIX = ".partial-"
+_NIFTI_SUFFIXES = (".nii.gz", ".nii")
+
+
+def case_name(path: str | os.PathLike[str]) -> str:
+    """The input's file name without its extension(s): ``"a/case 1.nii.gz"`` -> ``"case 1"``."""
+    name = Path(path).name
+    for suffix in READABLE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def output_paths(out_dir: Path, case: str, *, probs: bool = False, attention_gates: int = 0) -> dict[str, Path]:
+    """The files a case gets: ``{"seg": ..., ["probs": ...], ["attn_g0": ...], ...}``."""
+    paths = {"seg": out_dir / f"{case}_seg.nii.gz"}
+    if probs:
+        paths["probs"] = out_dir / f"{case}_probs.nii.gz"
+    for k in range(attention_gates):
+        paths[f"attn_g{k}"] = out_dir / f"{case}_attn_g{k}.nii.gz"
+    return paths
+
+
+@dataclass
+class Geometry:
+    """Where an input's voxels lie: its spatial shape, 4x4 affine and, for NIfTI inputs, its header."""
+
+    shape: tuple[int, ...]
+    affine: np.ndarray
+    header: Any | None = None
+
+
+def _affine_4x4(affine: np.ndarray) -> np.ndarray:
+    """Embed a 2D (3x3) affine in 3D, as NIfTI stores it."""
+    if affine.shape == (4, 4):
+        return affine
+    full = np.eye(4)
+    full[:2, :2], full[:2, 3] = affine[:2, :2], affine[:2, 2]
+    return full
+
+
+def read_geometry(path: str | os.PathLike[str], affine: np.ndarray, shape: tuple[int, ...]) -> Geometry:
+    """The geometry outputs are written in.
+
+    Args:
+        path: the input file; a NIfTI file lends its own affine and header (codes, units, description).
+        affine: the reader's RAS affine for other formats (``(S + 1, S + 1)``).
+        shape: the input's spatial shape.
+
+    Returns:
+        The geometry.
+    """
+    if str(path).lower().endswith(_NIFTI_SUFFIXES):
+        img: Any = nib.load(str(path))
+        header = img.header.copy()
+        return Geometry(tuple(int(s) for s in img.shape[: len(shape)]), np.asarray(img.affine, dtype=float), header)
+    return Geometry(tuple(shape), _affine_4x4(np.asarray(affine, dtype=float)), None)
+
+
+def _image(array: np.ndarray, geometry: Geometry) -> nib.Nifti1Image:
+    """A NIfTI image in ``geometry``. Float arrays (probabilities, attention, in [0, 1]) are stored as uint16
+    with NIfTI scaling (``scl_slope``), as NIfTI has no float16: 2 bytes a voxel, read back as floats."""
+    header = geometry.header.copy() if geometry.header is not None else nib.Nifti1Header()
+    stored = np.dtype(np.uint16) if array.dtype.kind == "f" else array.dtype
+    header.set_data_dtype(stored)
+    image = nib.Nifti1Image(array, geometry.affine, header)
+    if array.dtype.kind == "f":
+        image.header.set_slope_inter(None, None)  # nibabel picks the scaling that fits the values when saving
+    else:
+        image.header.set_slope_inter(1.0, 0.0)  # the input's scaling (e.g. CT int16 -> HU) is not the labels'
+    return image
+
+
+def atomic_save(array: np.ndarray, geometry: Geometry, path: Path) -> None:
+    """Save ``array`` as NIfTI in ``geometry`` at ``path``, through a hidden temporary file renamed into place.
+
+    Args:
+        array: voxels, spatial axes first (as the input's), then any channel axis.
+        geometry: the input's geometry.
+        path: the ``.nii.gz`` file to write.
+    """
+    tmp = path.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{path.name}")
+    try:
+        nib.save(_image(array, geometry), str(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_partials(out_dir: Path) -> list[Path]:
+    """Delete temporary files of runs that died (their process is gone); return them. Other files are untouched."""
+    removed = []
+    for path in out_dir.glob(f"{PARTIAL_PREFIX}*"):
+        pid_text = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
