@@ -5,7 +5,7 @@ segments the held-out volumes with sliding-window inference, and scores them:
 
     OUT/data/         synthetic data set (Decathlon layout, dataset.json)
     OUT/bundle/       the trained bundle (configs, models/model.pt, eval/ TensorBoard logs)
-    OUT/predictions/  one label map per held-out case, in the input's own geometry
+    OUT/predictions/  per held-out case its label map and each attention gate's map, in the input's own geometry
     OUT/summary.json  Dice per case and class, timings; OUT/summary.md the same as a table
     OUT/report/       the evaluation report (``attn-seg evaluate``): metrics.csv, summary.json, report.html,
                       box plots, training curves and case panels
@@ -22,10 +22,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from attn_seg.bundles import find_bundle, run_bundle
 from attn_seg.data import SyntheticSpec, load_datalist, write_synthetic_dataset
 from attn_seg.evaluation import pair_cases, score_folder, write_report
+from attn_seg.inference import (
+    OutputOptions,
+    Predictor,
+    count_gates,
+    list_inputs,
+    load_model,
+    predict_files,
+    read_bundle,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -78,6 +88,20 @@ def _summary_markdown(rows: list[dict], class_names: list[str], timings: dict[st
     )
 
 
+def _predict(bundle: Path, overrides: dict[str, object], image_dir: Path, pred_dir: Path) -> None:
+    """Segment every image in ``image_dir`` with the trained bundle (``attn-seg predict``'s path), writing label
+    maps and each gate's attention map in the input's geometry; raise when a case fails."""
+    settings = read_bundle(bundle, overrides)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    network = load_model(settings, device=device, attention=True)
+    predictor = Predictor(network, settings.roi_size, sw_batch_size=settings.sw_batch_size,
+                          overlap=settings.overlap, device=device)
+    report = predict_files(list_inputs(image_dir), predictor, settings, pred_dir, OutputOptions(attention=True),
+                           progress=False, attention_gates=count_gates(network))
+    if report.failed:
+        raise RuntimeError("inference failed for " + "; ".join(cause for _, cause in report.failed))
+
+
 def _nan_to_none(value: object) -> object:
     """JSON has no NaN: Dice of a class absent from both maps is written as null."""
     if isinstance(value, float) and math.isnan(value):
@@ -109,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     timings["training"] = time.perf_counter() - start - timings["data"]
     print("[attn-seg demo] sliding-window inference on the held-out cases", flush=True)
     pred_dir = out / "predictions"
-    run_bundle(bundle, "inference.json", "run", {**common, "input_dir": out / "data" / "imagesTs",
-                                                  "output_dir": pred_dir})
+    _predict(bundle, overrides, out / "data" / "imagesTs", pred_dir)
     timings["inference"] = time.perf_counter() - start - timings["data"] - timings["training"]
     manifest = json.loads((out / "data" / "dataset.json").read_text(encoding="utf-8"))
     names = [manifest["labels"][k] for k in sorted(manifest["labels"], key=int)][1:]

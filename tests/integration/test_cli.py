@@ -62,6 +62,12 @@ def test_demo_end_to_end(python: str, tmp_path: Path, tiny_3d: dict) -> None:
         image = nib.load(out / "data" / "imagesTs" / f"{case}.nii.gz")
         assert pred.shape == image.shape
         np.testing.assert_allclose(pred.affine, image.affine, atol=1e-4)
+        for gate in (0, 1):  # tiny network: two gated skip levels
+            attention = nib.load(out / "predictions" / f"{case}_attn_g{gate}.nii.gz")
+            assert attention.shape == image.shape
+            values = attention.get_fdata()
+            assert values.min() >= 0.0
+            assert values.max() <= 1.0
     assert "Mean Dice over cases" in (out / "summary.md").read_text()
     report = out / "report"
     assert len((report / "metrics.csv").read_text().splitlines()) == 1 + 2 * 2  # header + cases x classes
