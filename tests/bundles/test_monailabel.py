@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.monailabel
 
 
-def _datastore(data: Path, root: Path):  # noqa: ANN202 (monailabel is optional)
+def _datastore(data: Path, root: Path):  # -> monailabel's LocalDatastore (an optional package)
     """A MONAI Label local datastore: images in the root, final labels in ``labels/final`` under the same name."""
     from monailabel.datastore.local import LocalDatastore
 
@@ -38,7 +38,8 @@ def test_bundle_trains_and_predicts_in_monailabel(
 
     trainer = BundleTrainTask(str(bundle), {})
     assert trainer.is_valid()
-    request = {"model": bundle_name, "device": "cpu", "max_epochs": 1, "val_split": 0.25, "pretrained": False,
+    # "pretrained": True with no models/model.pt loads nothing (monailabel 0.8.5 crashes on False)
+    request = {"model": bundle_name, "device": "cpu", "max_epochs": 1, "val_split": 0.25, "pretrained": True,
                "multi_gpu": False}
     trainer(request, datastore)
     assert (bundle / "models" / "model.pt").is_file()
