@@ -7,6 +7,7 @@ from attn_seg.data.datalist import list_images, load_datalist, split_datalist
 from attn_seg.data.fingerprint import fingerprint, format_fingerprint, suggest_roi_size
 from attn_seg.data.layouts import declared_num_classes, load_cases, pair_folders, split_cases, write_split
 from attn_seg.data.readers import ImageHeader, ImageReadError, MedicalImageReader, read_header, read_image
+from attn_seg.data.sources import bundle_cases
 from attn_seg.data.synthesize import DATASET_JSON, ensure_dataset, write_synthetic_dataset
 from attn_seg.data.synthetic import SyntheticCase, SyntheticSpec, make_case
 from attn_seg.data.validation import CaseStats, DataValidationError, Inspection, inspect_cases, validate_cases
@@ -22,6 +23,7 @@ __all__ = [
     "MedicalImageReader",
     "SyntheticCase",
     "SyntheticSpec",
+    "bundle_cases",
     "declared_num_classes",
     "ensure_dataset",
     "fingerprint",

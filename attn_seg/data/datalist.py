@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 from monai.data import load_decathlon_datalist
 
+from attn_seg.data.readers import READABLE_SUFFIXES
 from attn_seg.data.synthesize import DATASET_JSON
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "load_datalist", "split_datalist"]
 
-#: File endings read as images by MONAI's ``LoadImage`` (NIfTI, NRRD, MetaImage, MGZ).
-IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".mgz")
+#: File endings listed as images: every ending :class:`~attn_seg.data.MedicalImageReader` reads (NIfTI, NRRD,
+#: MetaImage, MGZ, and 2D pictures such as PNG/TIFF).
+IMAGE_SUFFIXES = READABLE_SUFFIXES
 
 
 def load_datalist(dataset_dir: str | os.PathLike[str], key: str = "training") -> list[dict]:
@@ -68,7 +70,7 @@ def list_images(folder: str | os.PathLike[str]) -> list[dict]:
     """List the image files of a folder as an inference datalist, sorted by name.
 
     Args:
-        folder: a folder of NIfTI/NRRD/MetaImage/MGZ files (hidden files are ignored).
+        folder: a folder of NIfTI/NRRD/MetaImage/MGZ files or 2D pictures (hidden files are ignored).
 
     Returns:
         One ``{"image": path}`` per file.

@@ -1,0 +1,99 @@
+"""Every bundle through MONAI's ``ConfigWorkflow``, as the model zoo's CI runs it: train, evaluate and infer, each
+``initialize()``, ``check_properties()`` with nothing missing, ``run()``, ``finalize()``; and the bundles share one
+structure (the MRI and 2D configs differ from the CT ones only in settings and preprocessing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.bundle import ConfigParser, ConfigWorkflow
+
+from attn_seg.bundles import find_bundle
+
+
+def _workflow(bundle: Path, files: list[str], workflow_type: str, overrides: dict) -> ConfigWorkflow:
+    configs = bundle / "configs"
+    return ConfigWorkflow(
+        config_file=[str(configs / f) for f in files],
+        meta_file=str(configs / "metadata.json"),
+        logging_file=str(configs / "logging.conf"),
+        workflow_type=workflow_type,
+        **{"bundle_root": str(bundle), **overrides},
+    )
+
+
+def _run(workflow: ConfigWorkflow) -> None:
+    workflow.initialize()
+    assert workflow.check_properties() == []
+    workflow.run()
+    workflow.finalize()
+
+
+def test_train_evaluate_infer_workflows(
+    bundle: Path, bundle_name: str, bundle_data: dict[str, Path], tiny: dict, tiny_train: dict, tmp_path: Path
+) -> None:
+    data = bundle_data[bundle_name]
+    _run(_workflow(bundle, ["train.json"], "train", {**tiny_train, "dataset_dir": str(data)}))
+    history = json.loads((bundle / "eval" / "history.json").read_text(encoding="utf-8"))["epochs"]
+    assert [row["epoch"] for row in history] == [1]
+    state = torch.load(bundle / "models" / "model.pt", map_location="cpu", weights_only=True)
+
+    _run(_workflow(bundle, ["train.json", "evaluate.json"], "eval", {**tiny, "dataset_dir": str(data)}))
+    assert (bundle / "eval" / "report" / "report.html").is_file()
+    assert list((bundle / "eval" / "predictions").glob("*_seg.nii.gz"))
+
+    out = tmp_path / "predictions"
+    infer = _workflow(bundle, ["inference.json"], "infer", {**tiny, "input_dir": str(data / "imagesTs"),
+                                                            "output_dir": str(out)})
+    _run(infer)
+    loaded = infer.parser.get_parsed_content("network").state_dict()  # CheckpointLoader loaded the trained model
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    inputs = sorted((data / "imagesTs").glob("*.nii.gz"))
+    assert sorted(p.name for p in out.iterdir()) == [p.name.replace(".nii.gz", "_seg.nii.gz") for p in inputs]
+    for image in inputs:
+        pred = nib.load(out / image.name.replace(".nii.gz", "_seg.nii.gz"))
+        source = nib.load(image)
+        assert pred.shape == source.shape
+        # 2D: MONAI keeps a 3x3 in-plane affine, so a 2D NIfTI slice's through-plane offset is not written back
+        kept = [0, 1, 3] if len(source.shape) == 2 else [0, 1, 2, 3]
+        np.testing.assert_allclose(pred.affine[np.ix_(kept, kept)], source.affine[np.ix_(kept, kept)], atol=1e-3)
+        assert set(np.unique(np.asarray(pred.dataobj)).tolist()) <= set(range(infer.parser["num_classes"]))
+
+
+def _structure(config: dict, settings: set[str]) -> dict:
+    """A config without its settings (top-level values that are neither sections nor expressions)."""
+    return {k: v for k, v in config.items() if k not in settings}
+
+
+def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
+    """MRI and 2D reuse the CT bundle's logic: train.json differs only in settings, network sizes and the preset;
+    evaluate.json, multi_gpu_train.json and logging.conf are the same files; inference.json has the same sections."""
+    ct = find_bundle("attention_unet_3d_ct") / "configs"
+    ct_train = ConfigParser.load_config_file(str(ct / "train.json"))
+    settings = {"batch_size", "num_samples", "num_classes", "class_names", "roi_size", "pixdim", "hu_window",
+                "synthetic_modality", "preprocessing_transforms", "network_def"}
+    for name in bundle_names:
+        configs = find_bundle(name) / "configs"
+        train = ConfigParser.load_config_file(str(configs / "train.json"))
+        assert _structure(train, settings) == _structure(ct_train, settings), name
+        assert {k for k in train["network_def"] if k not in ("spatial_dims", "channels", "strides")} == {
+            k for k in ct_train["network_def"] if k not in ("spatial_dims", "channels", "strides")
+        }
+        assert "preset(" in train["preprocessing_transforms"]
+        assert train["preprocessing_transforms"].endswith(
+            ".deterministic"
+        )
+        for same in ("evaluate.json", "multi_gpu_train.json", "logging.conf"):
+            assert (configs / same).read_bytes() == (ct / same).read_bytes(), f"{name}/{same}"
+        assert (find_bundle(name) / "LICENSE").is_file()
+        assert (find_bundle(name) / "docs" / "README.md").is_file()
+        inference = ConfigParser.load_config_file(str(configs / "inference.json"))
+        assert inference["network_def"] == {k: v for k, v in train["network_def"].items() if k != "deep_supervision"}
+        if name != "attention_unet_3d_ct":  # the MRI and 2D inference runs the training's preset on the image
+            assert inference["preprocessing"]["transforms"] == train["preprocessing_transforms"].replace(
+                "label_map=@label_values", "keys=['image']"
+            )
