@@ -23,8 +23,9 @@ def _rank() -> int:
 class TrainingHistory:
     """Per-epoch history of a training run, kept in checkpoints and written to ``history.json``.
 
-    Attach it to the trainer. Each epoch it records the mean training loss and the learning rate; after each
-    validation the validator's scalar metrics. As a stateful object (``state_dict``/``load_state_dict``) it goes
+    Attach it to the trainer. Each epoch it records the mean training loss and the learning rate (also put into the
+    trainer's ``state.metrics["lr"]``, so the logging handlers write a learning-rate curve); after each validation
+    the validator's scalar metrics. As a stateful object (``state_dict``/``load_state_dict``) it goes
     into the checkpoint, so a resumed run continues the same history, and on loading it gives the validator
     back its best metric so far (MONAI engines track ``state.best_metric``).
 
@@ -53,6 +54,8 @@ class TrainingHistory:
     def _epoch_started(self, engine: Engine) -> None:
         optimizer = getattr(engine, "optimizer", None)
         self._lr = float(optimizer.param_groups[0]["lr"]) if optimizer is not None else math.nan
+        if optimizer is not None:  # an epoch-level metric, so that StatsHandler, TensorBoard and MLflow log it
+            engine.state.metrics["lr"] = self._lr
 
     def _iteration(self, engine: Engine) -> None:
         self._losses.append(float(from_engine(["loss"], first=True)(engine.state.output)))

@@ -15,6 +15,7 @@ from monai.bundle import ConfigParser
 
 from attn_seg.bundles import bundle_command
 from attn_seg.data import SyntheticSpec, make_case
+from attn_seg.evaluation import read_scalars
 
 
 def _network(bundle: Path, config: str, overrides: dict) -> torch.nn.Module:
@@ -48,6 +49,9 @@ def test_training_writes_state_dict(
     _network(bundle_copy, "train.json", net_overrides).load_state_dict(state, strict=True)
     assert "val_mean_dice" in proc.stdout + proc.stderr
     assert list((bundle_copy / "eval").glob("events.out.tfevents.*")), "TensorBoard log expected"
+    curves = read_scalars(bundle_copy / "eval")  # what the report's training curves draw
+    assert {"train_loss", "lr", "val_mean_dice", "val_dice_organ", "val_dice_lesion"} <= set(curves)
+    assert [step for step, _ in curves["lr"]] == [1, 2]
 
 
 def test_run_id_training_and_run_are_the_same(bundle_copy: Path) -> None:
