@@ -31,10 +31,7 @@ def write_tiny_bundle(target: Path, spatial_dims: int = 3, seed: int = 0) -> Pat
     config = json.loads(config_file.read_text(encoding="utf-8"))
     tiny = TINY[spatial_dims]
     config["network_def"].update(spatial_dims=spatial_dims, channels=tiny["channels"], strides=tiny["strides"])
-    config.update(roi_size=tiny["roi_size"], pixdim=tiny["pixdim"], sw_batch_size=2)
-    for step in config["preprocessing"]["transforms"]:
-        if step["_target_"] == "Orientationd":
-            step["axcodes"] = "RAS"[:spatial_dims]
+    config.update(roi_size=tiny["roi_size"], pixdim=tiny["pixdim"], sw_batch_size=2)  # ct_preset orients to RAS[:dims]
     config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
     (target / "models").mkdir()
     torch.manual_seed(seed)
