@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import numpy as np
 import torch
 from ignite.handlers.checkpoint import BaseSaveHandler
@@ -34,10 +35,6 @@ __all__ = [
 
 _EPOCH_FILE = re.compile(r"^checkpoint_epoch=(\d+)\.pt$")
 
-
-def _rank() -> int:
-    dist = torch.distributed
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def atomic_torch_save(obj: object, path: str | os.PathLike[str]) -> None:
@@ -75,12 +72,12 @@ class AtomicDiskSaver(BaseSaveHandler):
         self.dirname = Path(dirname)
         self.filename = filename
         self._pending: list[str] = []
-        if _rank() == 0:
+        if idist.get_rank() == 0:
             self.dirname.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
         """Write ``checkpoint`` as ``filename`` (or the fixed name), then remove the files it replaces."""
-        if _rank() != 0:
+        if idist.get_rank() != 0:
             return
         name = self.filename or filename
         atomic_torch_save(checkpoint, self.dirname / name)
@@ -261,7 +258,7 @@ def resume_checkpoint(ckpt_dir: str | os.PathLike[str], resume: bool, guarded: S
         FileNotFoundError: ``resume`` is set but ``ckpt_dir`` holds no ``checkpoint_epoch=N.pt``.
         FileExistsError: ``resume`` is not set but ``ckpt_dir`` holds an earlier run's checkpoints.
     """
-    if _rank() == 0 and Path(ckpt_dir).is_dir():  # temporaries of a write that was killed half-way
+    if idist.get_rank() == 0 and Path(ckpt_dir).is_dir():  # temporaries of a write that was killed half-way
         for stale in Path(ckpt_dir).glob(".*.tmp"):
             stale.unlink(missing_ok=True)
     latest = latest_checkpoint(ckpt_dir)

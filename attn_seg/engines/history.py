@@ -8,16 +8,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from monai.handlers import from_engine
 
 __all__ = ["TrainingHistory"]
 
-
-def _rank() -> int:
-    dist = torch.distributed
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 class TrainingHistory:
@@ -84,7 +81,7 @@ class TrainingHistory:
         self._write()
 
     def _write(self) -> None:
-        if self.output_file is None or _rank() != 0:
+        if self.output_file is None or idist.get_rank() != 0:
             return
         self.output_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.output_file.with_name(f".{self.output_file.name}.tmp")
