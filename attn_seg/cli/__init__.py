@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from attn_seg import __version__
-from attn_seg.cli import check_data, demo, evaluate, predict, synth
+from attn_seg.cli import check_data, demo, evaluate, predict, study, synth
 
 __all__ = ["main"]
 
-_COMMANDS = (synth, demo, check_data, predict, evaluate)
+_COMMANDS = (synth, demo, check_data, predict, evaluate, study)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -41,29 +41,51 @@ def load_datalist(dataset_dir: str | os.PathLike[str], key: str = "training") ->
     return items
 
 
-def split_datalist(items: list[dict], val_fraction: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
+def split_datalist(
+    items: list[dict], val_fraction: float, seed: int = 0, *, fold: int | None = None, num_folds: int = 5
+) -> tuple[list[dict], list[dict]]:
     """Split cases into training and validation sets, deterministically for a given seed.
+
+    Without ``fold``, a random ``val_fraction`` of the cases goes to validation. With ``fold``, the seeded
+    permutation is cut into ``num_folds`` near-equal parts and part ``fold`` is the validation set (k-fold
+    cross-validation: every case is validated exactly once over the folds; ``val_fraction`` is then unused).
 
     Args:
         items: the cases.
         val_fraction: share of cases for validation, in (0, 1); at least one case goes to each side.
         seed: seed of the permutation.
+        fold: the validation fold, in ``[0, num_folds)``; ``None`` for a plain split.
+        num_folds: number of folds, at least 2 and at most the number of cases.
 
     Returns:
         ``(train, val)``, each in the original order of ``items``.
 
     Raises:
-        ValueError: when ``val_fraction`` is outside (0, 1) or there are fewer than 2 cases.
+        ValueError: when ``val_fraction`` is outside (0, 1), there are fewer than 2 cases, or ``fold`` /
+            ``num_folds`` are out of range.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"`val_fraction` must be in (0, 1), got {val_fraction!r}")
     if len(items) < 2:
         raise ValueError(f"need at least 2 cases to split into training and validation, got {len(items)}")
-    n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction)))
-    val_idx = set(np.random.default_rng(seed).permutation(len(items))[:n_val].tolist())
+    order = np.random.default_rng(seed).permutation(len(items))
+    if fold is None:
+        n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction)))
+        val_idx = set(order[:n_val].tolist())
+    else:
+        val_idx = set(_fold_indices(order, fold, num_folds))
     train = [item for i, item in enumerate(items) if i not in val_idx]
     val = [item for i, item in enumerate(items) if i in val_idx]
     return train, val
+
+
+def _fold_indices(order: np.ndarray, fold: int, num_folds: int) -> list[int]:
+    """The indices of fold ``fold`` of ``num_folds`` near-equal parts of ``order``."""
+    if isinstance(num_folds, bool) or not isinstance(num_folds, int) or not 2 <= num_folds <= len(order):
+        raise ValueError(f"`num_folds` must be an int in [2, {len(order)}] (the number of cases), got {num_folds!r}")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < num_folds:
+        raise ValueError(f"`fold` must be an int in [0, {num_folds - 1}], got {fold!r}")
+    return np.array_split(order, num_folds)[fold].tolist()
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[dict]:

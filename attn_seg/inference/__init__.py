@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attn_seg.inference.export import export_onnx, export_torchscript
 from attn_seg.inference.inputs import list_inputs
-from attn_seg.inference.models import OnnxModule, count_gates, load_model
+from attn_seg.inference.models import OnnxModule, count_gates, load_model, read_state_dict
 from attn_seg.inference.pipeline import OutputOptions, RunReport, predict_file, predict_files
 from attn_seg.inference.predictor import PRECISIONS, Predictor, resolve_precision
 from attn_seg.inference.settings import BundleSettings, default_weights, read_bundle
@@ -28,5 +28,6 @@ __all__ = [
     "predict_file",
     "predict_files",
     "read_bundle",
+    "read_state_dict",
     "resolve_precision",
 ]

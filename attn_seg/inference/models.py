@@ -12,7 +12,7 @@ from torch import nn
 
 from attn_seg.inference.settings import BundleSettings, default_weights
 
-__all__ = ["OnnxModule", "count_gates", "load_model"]
+__all__ = ["OnnxModule", "count_gates", "load_model", "read_state_dict"]
 
 
 class OnnxModule(nn.Module):
@@ -42,7 +42,12 @@ class OnnxModule(nn.Module):
         return torch.from_numpy(logits).to(x.device)
 
 
-def _state_dict(path: Path) -> dict[str, Any]:
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The network state dict in a ``.pt`` file: a plain state dict, or the ``"model"`` entry of a checkpoint.
+
+    Raises:
+        ValueError: when the file cannot be read as one; the message names it.
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -93,7 +98,7 @@ def load_model(
         return module.eval()
     network = settings.network_def(return_attention=True) if attention else settings.network_def()
     try:
-        network.load_state_dict(_state_dict(path), strict=True)
+        network.load_state_dict(read_state_dict(path), strict=True)
     except RuntimeError as err:
         raise ValueError(f"weights {path} do not fit the bundle's network_def: {str(err)[:300]}") from err
     return network.to(device).eval()

@@ -1,0 +1,44 @@
+"""Studies: loss, gate and network comparisons over bundle config overrides, run and resumed with Optuna."""
+
+from __future__ import annotations
+
+from attn_seg.studies.pictures import attention_pictures, best_row
+from attn_seg.studies.results import collect_rows, summarise_settings, write_results
+from attn_seg.studies.runner import (
+    StudyRun,
+    check_study,
+    open_study,
+    recover_stale_trials,
+    remaining_trials,
+    run_study,
+    storage_url,
+    trial_config,
+)
+from attn_seg.studies.spec import SAMPLERS, Choice, Parameter, Replicate, StudySpec, load_study, parse_study
+from attn_seg.studies.trial import TrialOutcome, read_history, run_training
+
+__all__ = [
+    "SAMPLERS",
+    "Choice",
+    "Parameter",
+    "Replicate",
+    "StudyRun",
+    "StudySpec",
+    "TrialOutcome",
+    "attention_pictures",
+    "best_row",
+    "check_study",
+    "collect_rows",
+    "load_study",
+    "open_study",
+    "parse_study",
+    "read_history",
+    "recover_stale_trials",
+    "remaining_trials",
+    "run_study",
+    "run_training",
+    "storage_url",
+    "summarise_settings",
+    "trial_config",
+    "write_results",
+]

@@ -1,0 +1,161 @@
+"""A study's results: one row per finished trial (CSV, JSON), a table per setting (Markdown), and plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from attn_seg.studies.spec import StudySpec
+from attn_seg.studies.trial import read_history
+from attn_seg.visualize.panels import save_figure
+from attn_seg.visualize.studies import metric_by_setting, validation_curves
+
+__all__ = ["collect_rows", "summarise_settings", "write_results"]
+
+
+def _derived(row: Mapping[str, Any]) -> dict[str, float]:
+    """Pixel error (the ISBI challenge's measure) from a validation accuracy, where one was logged."""
+    return {"val_pixel_error": 1.0 - float(row["val_accuracy"])} if "val_accuracy" in row else {}
+
+
+def _metrics(history: list[dict[str, Any]], spec: StudySpec) -> dict[str, Any]:
+    """``last_<m>``: every validation metric of the last validation; ``best_<m>``: of the best one by ``metric``."""
+    rows = [dict(row, **_derived(row)) for row in history if spec.metric in row]
+    if not rows:
+        return {}
+    sign = 1.0 if spec.direction == "maximize" else -1.0
+    best = max(rows, key=lambda r: sign * float(r[spec.metric]))
+    skip = {"epoch", "iterations", "train_loss", "lr"}
+    out: dict[str, Any] = {"best_epoch": best["epoch"], "last_epoch": rows[-1]["epoch"]}
+    out.update({f"last_{k}": v for k, v in rows[-1].items() if k not in skip})
+    out.update({f"best_{k}": v for k, v in best.items() if k not in skip})
+    return out
+
+
+def _row(t: FrozenTrial, spec: StudySpec) -> dict[str, Any]:
+    attrs = t.user_attrs
+    row: dict[str, Any] = {"trial": t.number, "state": t.state.name.lower(), "setting": attrs.get("setting")}
+    row.update({p.name: t.params.get(p.name) for p in spec.parameters})
+    row.update(replicate=attrs.get("replicate"), seed=attrs.get("seed"), fold=attrs.get("fold"), value=t.value)
+    row.update({k: attrs.get(k) for k in ("epochs", "wall_s", "timed_out", "checkpoint", "trial_dir")})
+    history = read_history(Path(str(attrs.get("trial_dir", ""))) / "eval") if attrs.get("trial_dir") else []
+    row.update(_metrics(history, spec))
+    return row
+
+
+def collect_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
+    """One row per finished (complete or pruned) trial; a setting and replicate run twice keeps its first run."""
+    rows, seen = [], set()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        key = (json.dumps(t.params, sort_keys=True), t.user_attrs.get("replicate"))
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(_row(t, spec))
+    return rows
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if arr.size == 0:
+        return math.nan, math.nan
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def _columns(spec: StudySpec, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    wanted = [f"last_{spec.metric}", *(f"last_{m}" for m in spec.report_metrics)]
+    return [c for i, c in enumerate(wanted) if c not in wanted[:i] and any(c in r for r in rows)]
+
+
+def summarise_settings(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> list[dict[str, Any]]:
+    """Mean and sample standard deviation per setting over its complete trials, best setting first."""
+    columns = _columns(spec, rows)
+    settings: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        settings.setdefault(str(row["setting"]), []).append(row)
+    table = []
+    for setting, group in settings.items():
+        complete = [r for r in group if r["state"] == "complete"]
+        entry: dict[str, Any] = {"setting": setting, "n": len(complete), "pruned": len(group) - len(complete)}
+        for col in columns:
+            entry[col] = _mean_std([float(r[col]) for r in complete if r.get(col) is not None])
+        entry["value"] = _mean_std([float(r["value"]) for r in complete if r.get("value") is not None])
+        entry["wall_min"] = _mean_std([float(r["wall_s"]) / 60.0 for r in group if r.get("wall_s") is not None])[0]
+        table.append(entry)
+    sign = -1.0 if spec.direction == "maximize" else 1.0
+    return sorted(table, key=lambda e: (math.isnan(e["value"][0]), sign * np.nan_to_num(e["value"][0])))
+
+
+def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequence[Mapping[str, Any]]) -> str:
+    columns = _columns(spec, rows)
+    head = ["setting", "n", *columns, "wall (min/trial)"]
+    lines = [f"# Study `{spec.name}`", "", *([spec.description, ""] if spec.description else []),
+             f"Objective: {spec.objective} `{spec.metric}` ({spec.direction}); mean ± sample std over "
+             f"seeds {list(spec.seeds)}" + (f" × {spec.folds} folds" if spec.folds else "") + ".", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in table:
+        cells = [e["setting"], f"{e['n']}" + (f" (+{e['pruned']} pruned)" if e["pruned"] else "")]
+        cells += [f"{e[c][0]:.4f} ± {e[c][1]:.4f}" for c in columns]
+        cells.append(f"{e['wall_min']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    total = sum(float(r.get("wall_s") or 0.0) for r in rows) / 60.0
+    lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all."]
+    return "\n".join(line for line in lines) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_results(study: optuna.Study, spec: StudySpec, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.json``, ``summary.md`` and the plots into ``out_dir``.
+
+    Returns:
+        The written files by kind.
+
+    Raises:
+        ValueError: when the study has no finished trial yet.
+    """
+    rows = collect_rows(study, spec)
+    if not rows:
+        raise ValueError(f"study {spec.name!r} has no finished trial yet: nothing to report")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table = summarise_settings(rows, spec)
+    files = {"csv": out / "results.csv", "json": out / "results.json", "markdown": out / "summary.md"}
+    _write_text(files["csv"], _csv_text(rows))
+    summary = {"study": spec.name, "metric": spec.metric, "objective": spec.objective, "settings": table,
+               "trials": rows}
+    _write_text(files["json"], json.dumps(summary, indent=1, default=str) + "\n")
+    _write_text(files["markdown"], _markdown(table, spec, rows))
+    columns = _columns(spec, rows)
+    complete = [r for r in rows if r["state"] == "complete"]
+    if complete:
+        files["settings_plot"] = save_figure(metric_by_setting(complete, columns), out / "metric_by_setting.png")
+    curves = {int(r["trial"]): (str(r["setting"]), read_history(Path(str(r["trial_dir"])) / "eval"))
+              for r in rows if r.get("trial_dir")}
+    files["curves_plot"] = save_figure(validation_curves(curves, spec.metric), out / "validation_curves.png")
+    return files

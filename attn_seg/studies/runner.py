@@ -1,0 +1,362 @@
+"""Run a study with Optuna: every trial one training run, resumable from its storage (SQLite by default).
+
+Each trial is one setting (a value per parameter) times one replicate (seed, fold). A grid study queues every
+pair not yet done; a sampled study lets Optuna's sampler pick settings, then queues the setting's other
+replicates. Trials record their host and process; a trial left ``RUNNING`` by a killed process on this machine
+is failed when the study is next opened, and run again. Trials on other machines sharing the storage through a
+database URL are failed by Optuna's heartbeat instead. Finished trials are never run twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import socket
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from monai.bundle import ConfigParser
+from monai.bundle.utils import ID_SEP_KEY
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from attn_seg.studies.spec import Parameter, StudySpec, setting_label
+from attn_seg.studies.trial import run_training
+
+__all__ = ["StudyRun", "check_study", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url", "trial_config"]
+
+#: Optuna's heartbeat: a RUNNING trial not heard from for ``_GRACE_S`` is failed (trials on other machines).
+_HEARTBEAT_S = 60
+_GRACE_S = 600
+# heartbeats and failing stale trials are "experimental" in Optuna, stable since 2.9; keep the console quiet
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optuna\.")
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"attn_seg\.")
+_PRUNERS: dict[str, Callable[..., optuna.pruners.BasePruner]] = {
+    "median": optuna.pruners.MedianPruner,
+    "percentile": optuna.pruners.PercentilePruner,
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+}
+
+
+@dataclass
+class StudyRun:
+    """What one call of :func:`run_study` did."""
+
+    ran: int
+    failed: list[int]
+    recovered: list[int]
+    remaining: int
+
+
+def storage_url(out_dir: str | os.PathLike[str], storage: str | None = None) -> str:
+    """The storage URL: ``storage`` if given, else an SQLite file ``out_dir/study.db``."""
+    return storage or f"sqlite:///{(Path(out_dir) / 'study.db').absolute()}"
+
+
+def _pruner(config: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
+    if not config:
+        return optuna.pruners.NopPruner()
+    kwargs = dict(config)
+    name = str(kwargs.pop("name", "median"))
+    if name not in _PRUNERS:
+        raise ValueError(f"study key pruner.name: unknown pruner {name!r}; choose from {sorted(_PRUNERS)}")
+    try:
+        return _PRUNERS[name](**kwargs)
+    except TypeError as err:
+        raise ValueError(f"study key pruner: {err}") from err
+
+
+def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+    if spec.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=spec.sampler_seed)
+    return optuna.samplers.RandomSampler(seed=spec.sampler_seed)  # grid trials are all queued with fixed params
+
+
+def _fingerprint(spec: StudySpec) -> str:
+    return json.dumps(asdict(spec), sort_keys=True, default=str)
+
+
+def open_study(spec: StudySpec, url: str) -> optuna.Study:
+    """Create the Optuna study, or load it to resume.
+
+    Raises:
+        ValueError: when the storage holds a study of this name made from a different study file.
+    """
+    storage: str | optuna.storages.BaseStorage = url
+    if url.startswith(("sqlite", "postgresql", "mysql")):
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
+    study = optuna.create_study(
+        study_name=spec.name, storage=storage, sampler=_sampler(spec), pruner=_pruner(spec.pruner),
+        direction=spec.direction, load_if_exists=True,
+    )
+    stored = study.user_attrs.get("spec")
+    if stored is None:
+        study.set_user_attr("spec", _fingerprint(spec))
+    elif stored != _fingerprint(spec):
+        old, new = json.loads(stored), json.loads(_fingerprint(spec))
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise ValueError(
+            f"storage {url} already holds study {spec.name!r} made from a different study file (changed: "
+            f"{changed}); resume with the original file, or use another output folder or --storage"
+        )
+    return study
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return True  # unknown: leave it to the heartbeat
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_stale_trials(study: optuna.Study) -> list[int]:
+    """Fail the trials left RUNNING by dead processes of this machine (and, by heartbeat, of others).
+
+    Returns:
+        The numbers of the trials failed here; they are run again (a killed trial has no ``error``).
+    """
+    optuna.storages.fail_stale_trials(study)
+    host = socket.gethostname()
+    stale = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+             if t.user_attrs.get("host") == host and not _alive(t.user_attrs.get("pid"))]
+    for number in stale:
+        study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    return stale
+
+
+def _key(params: Mapping[str, Any], replicate: int) -> str:
+    return json.dumps({"params": dict(params), "replicate": replicate}, sort_keys=True)
+
+
+def _trial_params(t: FrozenTrial) -> dict[str, Any] | None:
+    params = t.system_attrs.get("fixed_params") if t.state == TrialState.WAITING else t.params
+    return dict(params) if params else None
+
+
+def _progress(study: optuna.Study, spec: StudySpec, retry_failed: bool) -> tuple[set[str], set[str], list[dict]]:
+    """Keys done and busy (running or queued), and the distinct settings seen."""
+    done: set[str] = set()
+    busy: set[str] = set()
+    settings: dict[str, dict] = {}
+    for t in study.get_trials(deepcopy=False):
+        params, replicate = _trial_params(t), t.user_attrs.get("replicate")
+        if params is None or len(params) != len(spec.parameters):
+            continue
+        settings.setdefault(json.dumps(params, sort_keys=True), params)
+        key = _key(params, int(replicate if replicate is not None else 0))
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            done.add(key)
+        elif t.state == TrialState.FAIL and "error" in t.user_attrs and not retry_failed:
+            done.add(key)
+        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+            busy.add(key)
+    return done, busy, list(settings.values())
+
+
+def _grid(parameters: tuple[Parameter, ...]) -> list[dict[str, Any]]:
+    labels = [[c.label for c in p.choices] for p in parameters]
+    return [dict(zip([p.name for p in parameters], combo, strict=True)) for combo in itertools.product(*labels)]
+
+
+def _next_work(study: optuna.Study, spec: StudySpec, retry_failed: bool) -> tuple[tuple[dict, int] | None, bool]:
+    """The next (setting, replicate) to queue, and whether a new setting may still be sampled."""
+    done, busy, seen = _progress(study, spec, retry_failed)
+    settings = _grid(spec.parameters) if spec.sampler == "grid" else seen
+    for params in settings:
+        for replicate in spec.replicates:
+            key = _key(params, replicate.index)
+            if key not in done and key not in busy:
+                return (params, replicate.index), False
+    return None, spec.sampler != "grid" and len(seen) < (spec.n_settings or 0)
+
+
+def trial_config(spec: StudySpec, params: Mapping[str, Any], replicate: int) -> tuple[list[str], dict[str, Any]]:
+    """The config files (absolute paths) and overrides of a trial.
+
+    Order: the bundle's ``train.json``, the study's ``config_files``, each choice's files; then the study's
+    ``overrides``, each choice's overrides and range values, the replicate's seed/fold and the epoch budget.
+    """
+    files = [str((spec.bundle / "configs" / "train.json").resolve()), *(str(Path(f).resolve())
+                                                                       for f in spec.config_files)]
+    overrides = dict(spec.overrides)
+    for p in spec.parameters:
+        if p.is_range:
+            overrides[str(p.key)] = params[p.name]
+            continue
+        choice = p.choice(str(params[p.name]))
+        files += [str(Path(f).resolve()) for f in choice.config_files]
+        overrides.update(choice.overrides)
+    overrides.update(spec.replicates[replicate].overrides(spec.folds))
+    if spec.epochs is not None:
+        overrides["epochs"] = spec.epochs
+    return files, overrides
+
+
+def _suggest(trial: Trial, p: Parameter) -> Any:
+    if not p.is_range:
+        return trial.suggest_categorical(p.name, [c.label for c in p.choices])
+    if p.integer:
+        return trial.suggest_int(p.name, int(p.low or 0), int(p.high or 0), log=p.log)
+    return trial.suggest_float(p.name, float(p.low or 0.0), float(p.high or 0.0), log=p.log)
+
+
+def _objective_value(history: list[dict[str, Any]], spec: StudySpec) -> float:
+    values = [float(row[spec.metric]) for row in history if spec.metric in row]
+    if not values:
+        raise RuntimeError(f"the trial validated no epoch: no {spec.metric!r} in its history")
+    if spec.objective == "last":
+        return values[-1]
+    return max(values) if spec.direction == "maximize" else min(values)
+
+
+def _start(trial: Trial, spec: StudySpec) -> tuple[dict[str, Any], int]:
+    """Read (or sample) the trial's setting and replicate; queue a new setting's other replicates."""
+    params = {p.name: _suggest(trial, p) for p in spec.parameters}
+    replicate = trial.user_attrs.get("replicate")
+    if replicate is None:  # a freshly sampled setting: run replicate 0 now, the others next
+        replicate = 0
+        trial.set_user_attr("replicate", 0)
+        for other in spec.replicates[1:]:
+            trial.study.enqueue_trial(params, user_attrs={"replicate": other.index})
+    rep = spec.replicates[int(replicate)]
+    for key, value in {"host": socket.gethostname(), "pid": os.getpid(), "seed": rep.seed, "fold": rep.fold,
+                       "setting": setting_label(params, spec.parameters)}.items():
+        trial.set_user_attr(key, value)
+    return params, int(replicate)
+
+
+def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[Trial], float]:
+    def objective(trial: Trial) -> float:
+        started.append(trial.number)
+        params, replicate = _start(trial, spec)
+        trial_dir = out_dir / "trials" / f"{trial.number:04d}"
+        trial.set_user_attr("trial_dir", str(trial_dir))
+        files, overrides = trial_config(spec, params, replicate)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        record = {"params": params, "replicate": replicate, "config_files": files, "overrides": overrides}
+        (trial_dir / "trial.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+
+        def report(step: int, value: float) -> bool:
+            trial.report(value, step)
+            return trial.should_prune()
+
+        try:
+            outcome = run_training(spec.bundle, files, overrides, trial_dir, metric=spec.metric, reporter=report,
+                                   minutes=spec.minutes)
+            value = _objective_value(outcome.history, spec)
+        except Exception as err:
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            raise
+        for key, attr in {"epochs": outcome.epochs, "wall_s": round(outcome.wall_s, 2),
+                          "checkpoint": outcome.checkpoint, "timed_out": outcome.timed_out}.items():
+            trial.set_user_attr(key, attr)
+        if outcome.pruned:
+            raise optuna.TrialPruned(f"pruned at epoch {outcome.epochs}")
+        return value
+
+    return objective
+
+
+def run_study(
+    spec: StudySpec,
+    out_dir: str | os.PathLike[str],
+    *,
+    storage: str | None = None,
+    max_trials: int | None = None,
+    retry_failed: bool = False,
+) -> StudyRun:
+    """Run the study's remaining trials (all, or at most ``max_trials`` in this call).
+
+    Args:
+        spec: the study.
+        out_dir: where trials write their folders (``trials/NNNN``) and, by default, the SQLite storage.
+        storage: an Optuna storage URL shared by several machines; default ``sqlite:///out_dir/study.db``.
+        max_trials: stop after this many trials in this call; ``None``: until the study is done.
+        retry_failed: run again the trials that failed with an error (killed trials are always rerun).
+
+    Returns:
+        What was run, failed, recovered and is left.
+    """
+    if max_trials is not None and max_trials < 1:
+        raise ValueError(f"`max_trials` must be at least 1 or None, got {max_trials}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    study = open_study(spec, storage_url(out, storage))
+    recovered = recover_stale_trials(study)
+    started: list[int] = []
+    objective = _objective(spec, out, started)
+    ran, failed = 0, []
+    while max_trials is None or ran < max_trials:
+        recover_stale_trials(study)
+        work, may_sample = _next_work(study, spec, retry_failed)
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if work is not None and not waiting:
+            study.enqueue_trial(work[0], user_attrs={"replicate": work[1]})
+        elif not waiting and not may_sample:
+            break
+        clock = time.perf_counter()
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
+        ran += 1
+        last = study.trials[started[-1]]
+        if last.state == TrialState.FAIL:
+            failed.append(last.number)
+        print(f"study {spec.name}: trial {last.number} ({last.user_attrs.get('setting')}, replicate "
+              f"{last.user_attrs.get('replicate')}) {last.state.name.lower()} in {time.perf_counter() - clock:.0f} s"
+              + (f": {last.user_attrs['error']}" if "error" in last.user_attrs else ""), flush=True)
+    return StudyRun(ran=ran, failed=failed, recovered=recovered, remaining=remaining_trials(study, spec))
+
+
+def remaining_trials(study: optuna.Study, spec: StudySpec) -> int:
+    """How many (setting, replicate) runs are not done yet (running ones included)."""
+    done, _, seen = _progress(study, spec, retry_failed=False)
+    if spec.sampler == "grid":
+        return len(_grid(spec.parameters)) * len(spec.replicates) - len(done)
+    unsampled = max(0, (spec.n_settings or 0) - len(seen))
+    return (len(seen) + unsampled) * len(spec.replicates) - len(done)
+
+
+def _missing_ids(parser: ConfigParser, overrides: Mapping[str, Any]) -> list[str]:
+    """Override ids whose parent is not in the config (a top-level id must itself exist): likely typos."""
+    missing = []
+    for key in overrides:
+        parts = re.split(r"#|::", key)  # MONAI's id separator, "::" (new) or "#"
+        parent = ID_SEP_KEY.join(parts[:-1]) if len(parts) > 1 else None
+        if (parent is None and key not in parser) or (parent is not None and parent not in parser):
+            missing.append(key)
+    return missing
+
+
+def check_study(spec: StudySpec) -> None:
+    """Check every choice against the bundle before any training: override ids exist, ``network_def`` builds.
+
+    Raises:
+        ValueError: naming the parameter choice (or ``overrides``) and the offending config id or error.
+    """
+    probes: list[tuple[str, dict[str, Any]]] = [("overrides", {})]
+    for p in spec.parameters:
+        probes += [(f"parameters.{p.name}.choices.{c.label}", {p.name: c.label}) for c in p.choices]
+    defaults = {p.name: (p.low if p.is_range else p.choices[0].label) for p in spec.parameters}
+    for where, picked in probes:
+        files, overrides = trial_config(spec, {**defaults, **picked}, 0)
+        parser = ConfigParser()
+        parser.read_config(files)
+        missing = _missing_ids(parser, overrides)
+        if missing:
+            raise ValueError(f"study {spec.name!r}, {where}: config id(s) {missing} are not in the bundle's configs")
+        parser.update(overrides)
+        try:
+            parser.get_parsed_content("network_def")
+        except Exception as err:
+            raise ValueError(f"study {spec.name!r}, {where}: network_def does not build: {err}") from err
