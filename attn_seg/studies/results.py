@@ -101,7 +101,7 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
     head = ["setting", "n", *columns, "wall (min/trial)"]
     lines = [f"# Study `{spec.name}`", "", *([spec.description, ""] if spec.description else []),
              f"Objective: {spec.objective} `{spec.metric}` ({spec.direction}); mean ± sample std over "
-             f"seeds {list(spec.seeds)}" + (f" × {spec.folds} folds" if spec.folds else "") + ".", "",
+             f"seeds {list(spec.seeds)}" + (f" x {spec.folds} folds" if spec.folds else "") + ".", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in table:
         cells = [e["setting"], f"{e['n']}" + (f" (+{e['pruned']} pruned)" if e["pruned"] else "")]

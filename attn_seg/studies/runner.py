@@ -9,6 +9,7 @@ database URL are failed by Optuna's heartbeat instead. Finished trials are never
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -16,10 +17,10 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import optuna
 from monai.bundle import ConfigParser
@@ -29,14 +30,14 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from attn_seg.studies.spec import Parameter, StudySpec, setting_label
 from attn_seg.studies.trial import run_training
 
-__all__ = ["StudyRun", "check_study", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url", "trial_config"]
+__all__ = [
+    "StudyRun", "check_study", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url",
+    "trial_config",
+]
 
 #: Optuna's heartbeat: a RUNNING trial not heard from for ``_GRACE_S`` is failed (trials on other machines).
 _HEARTBEAT_S = 60
 _GRACE_S = 600
-# heartbeats and failing stale trials are "experimental" in Optuna, stable since 2.9; keep the console quiet
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optuna\.")
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"attn_seg\.")
 _PRUNERS: dict[str, Callable[..., optuna.pruners.BasePruner]] = {
     "median": optuna.pruners.MedianPruner,
     "percentile": optuna.pruners.PercentilePruner,
@@ -58,6 +59,14 @@ class StudyRun:
 def storage_url(out_dir: str | os.PathLike[str], storage: str | None = None) -> str:
     """The storage URL: ``storage`` if given, else an SQLite file ``out_dir/study.db``."""
     return storage or f"sqlite:///{(Path(out_dir) / 'study.db').absolute()}"
+
+
+@contextlib.contextmanager
+def _quiet_experimental() -> Iterator[None]:
+    """Optuna calls heartbeats and failing stale trials "experimental" (they exist since 2.9): no warning each time."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def _pruner(config: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
@@ -91,10 +100,11 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
     """
     storage: str | optuna.storages.BaseStorage = url
     if url.startswith(("sqlite", "postgresql", "mysql")):
-        storage = optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
+        with _quiet_experimental():
+            storage = optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
     study = optuna.create_study(
         study_name=spec.name, storage=storage, sampler=_sampler(spec), pruner=_pruner(spec.pruner),
-        direction=spec.direction, load_if_exists=True,
+        direction=cast(Literal["minimize", "maximize"], spec.direction), load_if_exists=True,
     )
     stored = study.user_attrs.get("spec")
     if stored is None:
@@ -127,7 +137,8 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     Returns:
         The numbers of the trials failed here; they are run again (a killed trial has no ``error``).
     """
-    optuna.storages.fail_stale_trials(study)
+    with _quiet_experimental():
+        optuna.storages.fail_stale_trials(study)
     host = socket.gethostname()
     stale = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
              if t.user_attrs.get("host") == host and not _alive(t.user_attrs.get("pid"))]
@@ -145,8 +156,12 @@ def _trial_params(t: FrozenTrial) -> dict[str, Any] | None:
     return dict(params) if params else None
 
 
-def _progress(study: optuna.Study, spec: StudySpec, retry_failed: bool) -> tuple[set[str], set[str], list[dict]]:
-    """Keys done and busy (running or queued), and the distinct settings seen."""
+def _progress(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[set[str], set[str], list[dict]]:
+    """Keys done and busy (running or queued), and the distinct settings seen.
+
+    A trial that failed with an error counts as done, unless its number is below ``retry_before`` (trials of an
+    earlier call, retried once in this one).
+    """
     done: set[str] = set()
     busy: set[str] = set()
     settings: dict[str, dict] = {}
@@ -156,9 +171,8 @@ def _progress(study: optuna.Study, spec: StudySpec, retry_failed: bool) -> tuple
             continue
         settings.setdefault(json.dumps(params, sort_keys=True), params)
         key = _key(params, int(replicate if replicate is not None else 0))
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            done.add(key)
-        elif t.state == TrialState.FAIL and "error" in t.user_attrs and not retry_failed:
+        failed_for_good = t.state == TrialState.FAIL and "error" in t.user_attrs and t.number >= retry_before
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or failed_for_good:
             done.add(key)
         elif t.state in (TrialState.RUNNING, TrialState.WAITING):
             busy.add(key)
@@ -170,9 +184,9 @@ def _grid(parameters: tuple[Parameter, ...]) -> list[dict[str, Any]]:
     return [dict(zip([p.name for p in parameters], combo, strict=True)) for combo in itertools.product(*labels)]
 
 
-def _next_work(study: optuna.Study, spec: StudySpec, retry_failed: bool) -> tuple[tuple[dict, int] | None, bool]:
+def _next_work(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[tuple[dict, int] | None, bool]:
     """The next (setting, replicate) to queue, and whether a new setting may still be sampled."""
-    done, busy, seen = _progress(study, spec, retry_failed)
+    done, busy, seen = _progress(study, spec, retry_before)
     settings = _grid(spec.parameters) if spec.sampler == "grid" else seen
     for params in settings:
         for replicate in spec.replicates:
@@ -191,7 +205,7 @@ def trial_config(spec: StudySpec, params: Mapping[str, Any], replicate: int) -> 
     files = [str((spec.bundle / "configs" / "train.json").resolve()), *(str(Path(f).resolve())
                                                                        for f in spec.config_files)]
     overrides = dict(spec.overrides)
-    for p in spec.parameters:
+    for p in (p for p in spec.parameters if p.name in params):  # an absent parameter keeps the bundle's value
         if p.is_range:
             overrides[str(p.key)] = params[p.name]
             continue
@@ -237,6 +251,18 @@ def _start(trial: Trial, spec: StudySpec) -> tuple[dict[str, Any], int]:
     return params, int(replicate)
 
 
+def _describe(err: BaseException, limit: int = 2000) -> str:
+    """The error and its causes, innermost last (MONAI's config parser wraps the real cause)."""
+    parts, seen = [], set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        parts.append(f"{type(cause).__name__}: {str(cause).strip()}")
+        cause = cause.__cause__ or cause.__context__
+    text = " <- caused by ".join(parts)
+    return text if len(text) <= limit else text[: limit // 2] + " ... " + text[-limit // 2:]
+
+
 def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[Trial], float]:
     def objective(trial: Trial) -> float:
         started.append(trial.number)
@@ -257,7 +283,7 @@ def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[
                                    minutes=spec.minutes)
             value = _objective_value(outcome.history, spec)
         except Exception as err:
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            trial.set_user_attr("error", _describe(err))
             raise
         for key, attr in {"epochs": outcome.epochs, "wall_s": round(outcome.wall_s, 2),
                           "checkpoint": outcome.checkpoint, "timed_out": outcome.timed_out}.items():
@@ -295,12 +321,13 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(spec, storage_url(out, storage))
     recovered = recover_stale_trials(study)
+    retry_before = len(study.trials) if retry_failed else 0
     started: list[int] = []
     objective = _objective(spec, out, started)
     ran, failed = 0, []
     while max_trials is None or ran < max_trials:
         recover_stale_trials(study)
-        work, may_sample = _next_work(study, spec, retry_failed)
+        work, may_sample = _next_work(study, spec, retry_before)
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if work is not None and not waiting:
             study.enqueue_trial(work[0], user_attrs={"replicate": work[1]})
@@ -320,7 +347,7 @@ def run_study(
 
 def remaining_trials(study: optuna.Study, spec: StudySpec) -> int:
     """How many (setting, replicate) runs are not done yet (running ones included)."""
-    done, _, seen = _progress(study, spec, retry_failed=False)
+    done, _, seen = _progress(study, spec, retry_before=0)
     if spec.sampler == "grid":
         return len(_grid(spec.parameters)) * len(spec.replicates) - len(done)
     unsampled = max(0, (spec.n_settings or 0) - len(seen))
@@ -347,9 +374,9 @@ def check_study(spec: StudySpec) -> None:
     probes: list[tuple[str, dict[str, Any]]] = [("overrides", {})]
     for p in spec.parameters:
         probes += [(f"parameters.{p.name}.choices.{c.label}", {p.name: c.label}) for c in p.choices]
-    defaults = {p.name: (p.low if p.is_range else p.choices[0].label) for p in spec.parameters}
+        probes += [(f"parameters.{p.name}", {p.name: p.low})] if p.is_range else []
     for where, picked in probes:
-        files, overrides = trial_config(spec, {**defaults, **picked}, 0)
+        files, overrides = trial_config(spec, picked, 0)
         parser = ConfigParser()
         parser.read_config(files)
         missing = _missing_ids(parser, overrides)

@@ -103,7 +103,7 @@ def read_history(output_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def _validate_last_epoch(trainer: Engine, validator: Engine, pruning: _Pruning) -> None:
     """Validate the final weights when the last epoch was not validated (time limit, odd interval)."""
     if not pruning.pruned and trainer.state.epoch not in pruning.steps and trainer.state.epoch > 0:
-        validator.run(trainer.state.epoch)
+        validator.run(trainer.state.epoch)  # type: ignore[arg-type]  # MONAI's run(global_epoch)
 
 
 def run_training(
@@ -129,7 +129,8 @@ def run_training(
         trial_dir: the trial's folder (created).
         metric: the validator metric reported to ``reporter``, e.g. ``"val_mean_dice"``.
         reporter: called after each validation; returning True stops training (pruned).
-        minutes: stop training after this wall time (ignite's ``TimeLimit``); ``None``: no limit.
+        minutes: stop training after this wall time (ignite's ``TimeLimit``, whole seconds, at least 1); ``None``:
+            no limit.
 
     Returns:
         The outcome, with the history and the path of the best checkpoint.
@@ -145,7 +146,7 @@ def run_training(
     pruning = _Pruning(trainer, metric, reporter)
     validator.add_event_handler(Events.COMPLETED, pruning)
     trainer.add_event_handler(Events.COMPLETED, _validate_last_epoch, validator, pruning)
-    limit = TimeLimit(minutes * 60.0) if minutes else None
+    limit = TimeLimit(max(1, round(minutes * 60.0))) if minutes else None  # ignite counts whole seconds
     if limit is not None:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, limit)
     with _log_to(out / "train.log"):  # again: initialising made loggers of its own (MONAI's StatsHandler)

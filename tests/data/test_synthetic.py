@@ -142,3 +142,26 @@ def test_split_is_deterministic_and_disjoint() -> None:
 def test_split_rejects_bad_arguments(fraction: float, n: int, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         split_datalist([{"image": str(i)} for i in range(n)], fraction)
+
+
+def test_k_fold_split_validates_every_case_once() -> None:
+    items = [{"image": str(i)} for i in range(11)]
+    seen: list[str] = []
+    for fold in range(4):
+        train, val = split_datalist(items, 0.2, seed=2, fold=fold, num_folds=4)
+        assert len(train) + len(val) == 11
+        assert not {i["image"] for i in train} & {i["image"] for i in val}
+        assert len(val) in (2, 3)
+        seen += [i["image"] for i in val]
+    assert sorted(seen) == sorted(i["image"] for i in items)
+    assert split_datalist(items, 0.2, seed=2, fold=1, num_folds=4) != split_datalist(items, 0.2, seed=3, fold=1,
+                                                                                      num_folds=4)
+
+
+@pytest.mark.parametrize(
+    ("fold", "num_folds", "match"),
+    [(4, 4, r"`fold` must be an int in \[0, 3\]"), (-1, 3, "`fold`"), (0, 1, "`num_folds`"), (0, 12, "`num_folds`")],
+)
+def test_k_fold_split_rejects_bad_folds(fold: int, num_folds: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        split_datalist([{"image": str(i)} for i in range(11)], 0.2, fold=fold, num_folds=num_folds)

@@ -1,0 +1,176 @@
+"""Running studies for real: Optuna trials in SQLite, bundle training in-process, kill and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from attn_seg.cli import main
+from attn_seg.studies import load_study, open_study, run_study, run_training, storage_url, trial_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _trials(out: Path, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=storage_url(out)).get_trials()
+
+
+def _complete_keys(trials: list[optuna.trial.FrozenTrial]) -> list[tuple[str, int]]:
+    return sorted((json.dumps(t.params, sort_keys=True), t.user_attrs["replicate"]) for t in trials
+                  if t.state == TrialState.COMPLETE)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, what: str) -> None:
+    while not path.exists():
+        if proc.poll() is not None:
+            log = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"the study exited ({proc.returncode}) before {what}:\n{log[-3000:]}")
+        time.sleep(0.05)
+
+
+def test_killed_study_resumes_and_records_each_trial_once(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    study_file = make_study(epochs=3)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "attn_seg", "study", str(study_file), "-o", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # trial 1 writes its train.log once it is training: the first trial is finished by then
+        _wait_for(out / "trials" / "0001" / "train.log", proc, "the second trial started")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    states = {t.number: t.state for t in _trials(out)}
+    assert states == {0: TrialState.COMPLETE, 1: TrialState.RUNNING}
+
+    resumed = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "1 trial(s) run, 0 failed, 1 killed trial(s) recovered, 0 left" in resumed.stdout
+    trials = _trials(out)
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE]
+    assert "error" not in trials[1].user_attrs  # killed, not broken: run again as trial 2
+    assert _complete_keys(trials) == [('{"network": "attention"}', 0), ('{"network": "unet"}', 0)]
+    with (out / "results.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["setting"] for r in rows) == ["network=attention", "network=unet"]
+    assert {r["state"] for r in rows} == {"complete"}
+    for row in rows:
+        assert Path(row["checkpoint"]).is_file()
+        assert 0.0 <= float(row["last_val_mean_dice"]) <= 1.0
+        assert row["last_epoch"] == "3"
+
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    assert again.returncode == 0
+    assert "0 trial(s) run" in again.stdout
+    assert len(_trials(out)) == 3
+
+
+def test_failed_trial_is_reported_and_others_run(make_study: Callable[..., Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    study_file = make_study(parameters={"loss_name": ["dice", "no_such_loss"]}, epochs=1)
+    out = tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out)]) == 1
+    trials = _trials(out)
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert "no_such_loss" in trials[1].user_attrs["error"]
+    assert "no_such_loss" in capsys.readouterr().out
+    # not retried unless asked: the failure is a result
+    assert main(["study", str(study_file), "-o", str(out)]) == 0
+    assert len(_trials(out)) == 2
+    assert main(["study", str(study_file), "-o", str(out), "--retry-failed"]) == 1
+    assert [t.state for t in _trials(out)] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL]
+
+
+def test_sampled_study_runs_every_replicate_of_each_setting(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    study_file = make_study(
+        parameters={"learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}, "loss_name": ["dice", "dice_ce"]},
+        sampler="random", n_settings=2, seeds=[0, 1], epochs=1,
+    )
+    out = tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out)]) == 0
+    trials = _trials(out)
+    assert len(trials) == 4
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    settings: dict[str, list[int]] = {}
+    for t in trials:
+        settings.setdefault(json.dumps(t.params, sort_keys=True), []).append(t.user_attrs["seed"])
+    assert sorted(sorted(s) for s in settings.values()) == [[0, 1], [0, 1]]
+    record = json.loads((Path(trials[0].user_attrs["trial_dir"]) / "trial.json").read_text())
+    assert record["overrides"]["learning_rate"] == pytest.approx(trials[0].params["learning_rate"])
+
+
+def test_folds_give_each_trial_its_fold(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    study_file = make_study(parameters={"loss_name": ["dice"]}, folds=2, epochs=1)
+    out = tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out)]) == 0
+    trials = _trials(out)
+    assert sorted(t.user_attrs["fold"] for t in trials) == [0, 1]
+    for t in trials:
+        overrides = json.loads((Path(t.user_attrs["trial_dir"]) / "trial.json").read_text())["overrides"]
+        assert (overrides["fold"], overrides["num_folds"]) == (t.user_attrs["fold"], 2)
+
+
+def test_changed_study_file_is_refused_on_resume(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_study(load_study(make_study(epochs=1)), out, max_trials=1)
+    with pytest.raises(ValueError, match=r"different study file \(changed: \['epochs'\]\)"):
+        run_study(load_study(make_study(epochs=2)), out)
+
+
+def test_max_trials_stops_early_and_counts_what_is_left(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    run = run_study(load_study(make_study(epochs=1, seeds=[0, 1])), tmp_path / "out", max_trials=1)
+    assert (run.ran, run.failed, run.remaining) == (1, [], 3)
+
+
+def test_pruned_and_timed_out_training(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    spec = load_study(make_study(epochs=6))
+    files, overrides = trial_config(spec, {"network": "attention"}, 0)
+    steps: list[int] = []
+
+    def prune_at_two(step: int, value: float) -> bool:
+        steps.append(step)
+        return step >= 2
+
+    pruned = run_training(spec.bundle, files, overrides, tmp_path / "pruned", metric="val_mean_dice",
+                          reporter=prune_at_two)
+    assert (pruned.pruned, pruned.epochs, steps) == (True, 2, [1, 2])
+    assert (tmp_path / "pruned" / "train.log").stat().st_size > 0
+
+    limited = run_training(spec.bundle, files, {**overrides, "epochs": 10_000, "val_interval": 10_000},
+                           tmp_path / "limited", metric="val_mean_dice", minutes=1 / 60)
+    assert limited.timed_out
+    assert not limited.pruned
+    assert 1 <= limited.epochs < 10_000
+    # the final weights are validated although the interval was never reached
+    assert [row["epoch"] for row in limited.history if "val_mean_dice" in row] == [limited.epochs]
+
+
+def test_report_and_pictures(
+    make_study: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study_file = make_study(epochs=2, description="two networks")
+    out = tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out), "--pictures", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "| network=" in text
+    summary = (out / "summary.md").read_text()
+    assert "two networks" in summary
+    assert summary.count("| network=") == 2
+    data = json.loads((out / "results.json").read_text())
+    assert {s["setting"] for s in data["settings"]} == {"network=unet", "network=attention"}
+    for name in ("metric_by_setting.png", "validation_curves.png"):
+        assert (out / name).stat().st_size > 1000
+    pictures = list((out / "pictures").glob("attention_trial*.png"))
+    assert len(pictures) == 1
+    assert main(["study", str(study_file), "-o", str(out), "--report-only"]) == 0
+    assert open_study(load_study(study_file), storage_url(out)).trials[0].state == TrialState.COMPLETE
