@@ -28,6 +28,7 @@ import nibabel as nib
 import numpy as np
 
 from attn_seg.data.readers import READABLE_SUFFIXES
+from attn_seg.processes import pid_alive
 
 __all__ = ["PARTIAL_PREFIX", "Geometry", "atomic_save", "case_name", "output_paths", "read_geometry", "remove_partials"]
 
@@ -123,22 +124,12 @@ def atomic_save(array: np.ndarray, geometry: Geometry, path: Path) -> None:
         raise
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_partials(out_dir: Path) -> list[Path]:
     """Delete temporary files of runs that died (their process is gone); return them. Other files are untouched."""
     removed = []
     for path in out_dir.glob(f"{PARTIAL_PREFIX}*"):
         pid_text = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

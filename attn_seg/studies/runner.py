@@ -27,6 +27,7 @@ from monai.bundle import ConfigParser
 from monai.bundle.utils import ID_SEP_KEY
 from optuna.trial import FrozenTrial, Trial, TrialState
 
+from attn_seg.processes import pid_alive
 from attn_seg.studies.spec import Parameter, StudySpec, setting_label
 from attn_seg.studies.trial import run_training
 
@@ -120,15 +121,7 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
 
 
 def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return True  # unknown: leave it to the heartbeat
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid) if isinstance(pid, int) else True  # unknown: leave it to the heartbeat
 
 
 def recover_stale_trials(study: optuna.Study) -> list[int]:
