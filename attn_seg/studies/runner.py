@@ -89,8 +89,14 @@ def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=spec.sampler_seed)  # grid trials are all queued with fixed params
 
 
+#: Study keys that change no trial: they may be edited between runs of a study.
+_PRESENTATION = ("description", "report_metrics")
+
+
 def _fingerprint(spec: StudySpec) -> str:
-    return json.dumps(asdict(spec), sort_keys=True, default=str)
+    """The study's design: every key that shapes its trials."""
+    design = {k: v for k, v in asdict(spec).items() if k not in _PRESENTATION}
+    return json.dumps(design, sort_keys=True, default=str)
 
 
 def open_study(spec: StudySpec, url: str) -> optuna.Study:

@@ -125,6 +125,9 @@ def test_changed_study_file_is_refused_on_resume(make_study: Callable[..., Path]
     run_study(load_study(make_study(epochs=1)), out, max_trials=1)
     with pytest.raises(ValueError, match=r"different study file \(changed: \['epochs'\]\)"):
         run_study(load_study(make_study(epochs=2)), out)
+    # what only changes the report may be edited
+    run_study(load_study(make_study(epochs=1, description="now described", report_metrics=["val_dice_organ"])), out,
+              max_trials=1)
 
 
 def test_max_trials_stops_early_and_counts_what_is_left(make_study: Callable[..., Path], tmp_path: Path) -> None:
