@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from attn_seg.studies.checks import check_study
 from attn_seg.studies.pictures import attention_pictures, best_row
 from attn_seg.studies.results import collect_rows, summarise_settings, write_results
 from attn_seg.studies.runner import (
     StudyRun,
-    check_study,
     open_study,
     recover_stale_trials,
     remaining_trials,

@@ -13,7 +13,6 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import socket
 import time
 import warnings
@@ -23,8 +22,6 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import optuna
-from monai.bundle import ConfigParser
-from monai.bundle.utils import ID_SEP_KEY
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from attn_seg.processes import pid_alive
@@ -32,7 +29,7 @@ from attn_seg.studies.spec import Parameter, StudySpec, setting_label
 from attn_seg.studies.trial import run_training
 
 __all__ = [
-    "StudyRun", "check_study", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url",
+    "StudyRun", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url",
     "trial_config",
 ]
 
@@ -352,37 +349,3 @@ def remaining_trials(study: optuna.Study, spec: StudySpec) -> int:
     unsampled = max(0, (spec.n_settings or 0) - len(seen))
     return (len(seen) + unsampled) * len(spec.replicates) - len(done)
 
-
-def _missing_ids(parser: ConfigParser, overrides: Mapping[str, Any]) -> list[str]:
-    """Override ids whose parent is not in the config (a top-level id must itself exist): likely typos."""
-    missing = []
-    for key in overrides:
-        parts = re.split(r"#|::", key)  # MONAI's id separator, "::" (new) or "#"
-        parent = ID_SEP_KEY.join(parts[:-1]) if len(parts) > 1 else None
-        if (parent is None and key not in parser) or (parent is not None and parent not in parser):
-            missing.append(key)
-    return missing
-
-
-def check_study(spec: StudySpec) -> None:
-    """Check every choice against the bundle before any training: override ids exist, ``network_def`` builds.
-
-    Raises:
-        ValueError: naming the parameter choice (or ``overrides``) and the offending config id or error.
-    """
-    probes: list[tuple[str, dict[str, Any]]] = [("overrides", {})]
-    for p in spec.parameters:
-        probes += [(f"parameters.{p.name}.choices.{c.label}", {p.name: c.label}) for c in p.choices]
-        probes += [(f"parameters.{p.name}", {p.name: p.low})] if p.is_range else []
-    for where, picked in probes:
-        files, overrides = trial_config(spec, picked, 0)
-        parser = ConfigParser()
-        parser.read_config(files)
-        missing = _missing_ids(parser, overrides)
-        if missing:
-            raise ValueError(f"study {spec.name!r}, {where}: config id(s) {missing} are not in the bundle's configs")
-        parser.update(overrides)
-        try:
-            parser.get_parsed_content("network_def")
-        except Exception as err:
-            raise ValueError(f"study {spec.name!r}, {where}: network_def does not build: {err}") from err

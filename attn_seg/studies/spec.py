@@ -41,7 +41,7 @@ from typing import Any
 
 from monai.utils import look_up_option
 
-__all__ = ["SAMPLERS", "Choice", "Parameter", "Replicate", "StudySpec", "load_study", "parse_study"]
+__all__ = ["SAMPLERS", "Choice", "Parameter", "Replicate", "StudySpec", "load_study", "parse_study", "setting_label"]
 
 #: Search strategies: the full grid, or settings sampled by Optuna's TPE or random sampler.
 SAMPLERS = ("grid", "tpe", "random")
