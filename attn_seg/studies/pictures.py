@@ -56,6 +56,7 @@ def attention_pictures(
     network = parser.get_parsed_content("network_def")
     network.load_state_dict(read_state_dict(str(row["checkpoint"])), strict=True)
     network.eval()
+    levels = [f"gate, level {k}" for k, gated in enumerate(network.level_is_gated) if gated]
     predictor = Predictor(network, parser.get_parsed_content("roi_size"), sw_batch_size=4, overlap=0.25,
                           precision="fp32")
     transform = parser.get_parsed_content("validate#preprocessing")
@@ -71,7 +72,7 @@ def attention_pictures(
         heat = [m[0].mean(0).numpy() for m in maps]
         case = Path(str(item["image"])).name.split(".")[0]
         fig = case_panel(np.asarray(label[0]).astype(np.int16), pred, np.asarray(image.affine, dtype=float),
-                         image=np.asarray(image[0]), attention=heat, class_names=names,
+                         image=np.asarray(image[0]), attention=heat, class_names=names, gate_names=levels,
                          title=f"{spec.name}: trial {row['trial']} ({row['setting']}), case {case}")
         written.append(save_figure(fig, out / f"attention_trial{row['trial']}_{case}.png"))
     return written

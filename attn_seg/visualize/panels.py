@@ -105,6 +105,7 @@ def case_panel(
     attention: Sequence[np.ndarray] = (),
     class_names: Mapping[int, str] | None = None,
     title: str = "",
+    gate_names: Sequence[str] | None = None,
 ) -> Figure:
     """Image, truth and prediction overlays and attention heat maps, on slices through the structure.
 
@@ -121,13 +122,18 @@ def case_panel(
         attention: attention maps in ``[0, 1]``, same shape, finest gate first.
         class_names: names of the classes shown in the legend; default ``class <v>`` for the values present.
         title: figure title.
+        gate_names: column titles of the attention maps (default ``gate 0``, ``gate 1``, ...), e.g. the skip level
+            of each gate when not every level is gated.
 
     Returns:
         The figure (render it with :func:`save_figure`).
 
     Raises:
-        ValueError: when the arrays' shapes differ or they are not 2D/3D.
+        ValueError: when the arrays' shapes differ or they are not 2D/3D, or ``gate_names`` does not name every
+            map.
     """
+    if gate_names is not None and len(gate_names) != len(attention):
+        raise ValueError(f"`gate_names` needs one name per attention map ({len(attention)}), got {list(gate_names)}")
     shapes = {a.shape for a in (label, pred, *attention, *([image] if image is not None else []))}
     if len(shapes) != 1 or label.ndim not in (2, 3):
         raise ValueError(f"label, prediction, image and attention maps need one 2D/3D shape, got {sorted(shapes)}")
@@ -136,7 +142,8 @@ def case_panel(
     vols, spacing = _prepare(vols, affine)
     names = dict(class_names) if class_names else {int(v): f"class {v}" for v in np.unique(label) if v}
     views = list(VIEWS) if label.ndim == 3 else ["image"]
-    columns = ["image", "truth", "prediction", *(f"gate {k}" for k in range(len(attention)))]
+    gate_columns = list(gate_names) if gate_names is not None else [f"gate {k}" for k in range(len(attention))]
+    columns = ["image", "truth", "prediction", *gate_columns]
     shape = vols["label"].shape
     heights = [_view_height(shape, spacing, name) for name in views]
     fig = Figure(figsize=(_TILE_INCHES * len(columns) + (1.0 if attention else 0.2), _TILE_INCHES * sum(heights) + 1.0),

@@ -10,7 +10,17 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from attn_seg.data import SyntheticSpec, make_case
-from attn_seg.visualize import box_plots, case_panel, curve_groups, save_figure, to_ras, training_curves, view
+from attn_seg.visualize import (
+    box_plots,
+    case_panel,
+    curve_groups,
+    metric_by_setting,
+    save_figure,
+    to_ras,
+    training_curves,
+    validation_curves,
+    view,
+)
 
 
 def _tile(fig: Figure, png: np.ndarray, name: str) -> np.ndarray:
@@ -101,3 +111,27 @@ def test_box_plots_and_curves_are_not_blank(tmp_path: Path) -> None:
         "loss": ["train_loss"], "learning rate": ["learning_rate"], "Dice and validation": ["val_dice_class2"]}
     with pytest.raises(ValueError, match="no scalar values"):
         training_curves({"train_loss": []})
+
+
+def test_gate_names_title_the_attention_columns() -> None:
+    case = make_case(np.random.default_rng(1), SyntheticSpec(spatial_dims=2, size_mm=(64.0, 64.0)))
+    heat = np.full(case.label.shape, 0.5, dtype=np.float32)
+    fig = case_panel(case.label, case.label, np.eye(3), attention=[heat, heat], gate_names=["level 1", "level 3"])
+    labels = {a.get_label() for a in fig.axes}
+    assert {"level 1/image", "level 3/image"} <= labels
+    assert "gate 0/image" not in labels
+    with pytest.raises(ValueError, match=r"`gate_names` needs one name per attention map \(2\)"):
+        case_panel(case.label, case.label, np.eye(3), attention=[heat, heat], gate_names=["level 1"])
+
+
+def test_study_charts_are_not_blank(tmp_path: Path) -> None:
+    rows = [{"setting": s, "last_val_mean_dice": v} for s, v in [("a", 0.8), ("a", 0.82), ("b", 0.9)]]
+    fig = metric_by_setting(rows, ["last_val_mean_dice"])
+    assert [a.get_label() for a in fig.axes] == ["last_val_mean_dice"]
+    assert imread(save_figure(fig, tmp_path / "m.png")).std() > 0.05
+    history = [{"epoch": e, "val_mean_dice": 0.5 + 0.1 * e} for e in range(1, 4)]
+    curves = validation_curves({0: ("a", history), 1: ("b", history[:2]), 2: ("b", [])}, "val_mean_dice")
+    assert [t.get_text() for t in curves.axes[0].get_legend().get_texts()] == ["a", "b"]
+    assert imread(save_figure(curves, tmp_path / "v.png")).std() > 0.05
+    with pytest.raises(ValueError, match="nothing to plot"):
+        metric_by_setting([], ["x"])
