@@ -99,12 +99,12 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
     columns = _columns(spec, rows)
     head = ["setting", "n", *columns, "wall (min/trial)"]
     lines = [f"# Study `{spec.name}`", "", *([spec.description, ""] if spec.description else []),
-             f"Objective: {spec.objective} `{spec.metric}` ({spec.direction}); mean ± sample std (n > 1) over "
+             f"Objective: {spec.objective} `{spec.metric}` ({spec.direction}); mean +/- sample std (n > 1) over "
              f"seeds {list(spec.seeds)}" + (f" x {spec.folds} folds" if spec.folds else "") + ".", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in table:
         cells = [e["setting"], f"{e['n']}" + (f" (+{e['pruned']} pruned)" if e["pruned"] else "")]
-        cells += [f"{e[c][0]:.4f} ± {e[c][1]:.4f}" if e["n"] > 1 else f"{e[c][0]:.4f}" for c in columns]
+        cells += [f"{e[c][0]:.4f} +/- {e[c][1]:.4f}" if e["n"] > 1 else f"{e[c][0]:.4f}" for c in columns]
         cells.append(f"{e['wall_min']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     total = sum(float(r.get("wall_s") or 0.0) for r in rows) / 60.0

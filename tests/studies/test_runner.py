@@ -43,7 +43,8 @@ def test_killed_study_resumes_and_records_each_trial_once(make_study: Callable[.
     study_file = make_study(epochs=3)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "attn_seg", "study", str(study_file), "-o", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            encoding="utf-8", errors="replace")
     try:
         # trial 1 writes its train.log once it is training: the first trial is finished by then
         _wait_for(out / "trials" / "0001" / "train.log", proc, "the second trial started")
@@ -53,7 +54,8 @@ def test_killed_study_resumes_and_records_each_trial_once(make_study: Callable[.
     states = {t.number: t.state for t in _trials(out)}
     assert states == {0: TrialState.COMPLETE, 1: TrialState.RUNNING}
 
-    resumed = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    resumed = subprocess.run(cmd, cwd=REPO, capture_output=True, encoding="utf-8", errors="replace",
+                             check=False)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "1 trial(s) run, 0 failed, 1 killed trial(s) recovered, 0 left" in resumed.stdout
     trials = _trials(out)
@@ -69,7 +71,8 @@ def test_killed_study_resumes_and_records_each_trial_once(make_study: Callable[.
         assert 0.0 <= float(row["last_val_mean_dice"]) <= 1.0
         assert row["last_epoch"] == "3"
 
-    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, encoding="utf-8", errors="replace",
+                             check=False)
     assert again.returncode == 0
     assert "0 trial(s) run" in again.stdout
     assert len(_trials(out)) == 3
@@ -105,7 +108,7 @@ def test_sampled_study_runs_every_replicate_of_each_setting(make_study: Callable
     for t in trials:
         settings.setdefault(json.dumps(t.params, sort_keys=True), []).append(t.user_attrs["seed"])
     assert sorted(sorted(s) for s in settings.values()) == [[0, 1], [0, 1]]
-    record = json.loads((Path(trials[0].user_attrs["trial_dir"]) / "trial.json").read_text())
+    record = json.loads((Path(trials[0].user_attrs["trial_dir"]) / "trial.json").read_text(encoding="utf-8"))
     assert record["overrides"]["learning_rate"] == pytest.approx(trials[0].params["learning_rate"])
 
 
@@ -116,7 +119,8 @@ def test_folds_give_each_trial_its_fold(make_study: Callable[..., Path], tmp_pat
     trials = _trials(out)
     assert sorted(t.user_attrs["fold"] for t in trials) == [0, 1]
     for t in trials:
-        overrides = json.loads((Path(t.user_attrs["trial_dir"]) / "trial.json").read_text())["overrides"]
+        record = json.loads((Path(t.user_attrs["trial_dir"]) / "trial.json").read_text(encoding="utf-8"))
+        overrides = record["overrides"]
         assert (overrides["fold"], overrides["num_folds"]) == (t.user_attrs["fold"], 2)
 
 
@@ -166,10 +170,10 @@ def test_report_and_pictures(
     assert main(["study", str(study_file), "-o", str(out), "--pictures", "1"]) == 0
     text = capsys.readouterr().out
     assert "| network=" in text
-    summary = (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "two networks" in summary
     assert summary.count("| network=") == 2
-    data = json.loads((out / "results.json").read_text())
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {s["setting"] for s in data["settings"]} == {"network=unet", "network=attention"}
     for name in ("metric_by_setting.png", "validation_curves.png"):
         assert (out / name).stat().st_size > 1000
