@@ -28,8 +28,7 @@ def best_row(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> Mapping[str,
     usable = [r for r in rows if r["state"] == "complete" and r.get("checkpoint") and r.get("value") is not None]
     if not usable:
         raise ValueError(f"study {spec.name!r}: no complete trial with a checkpoint to draw")
-    sign = 1.0 if spec.direction == "maximize" else -1.0
-    return max(usable, key=lambda r: sign * float(r["value"]))
+    return max(usable, key=lambda r: spec.score(float(r["value"])))
 
 
 def attention_pictures(

@@ -15,6 +15,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from attn_seg.studies.runner import trial_key
 from attn_seg.studies.spec import StudySpec
 from attn_seg.studies.trial import read_history
 from attn_seg.visualize import metric_by_setting, save_figure, validation_curves
@@ -32,8 +33,7 @@ def _metrics(history: list[dict[str, Any]], spec: StudySpec) -> dict[str, Any]:
     rows = [dict(row, **_derived(row)) for row in history if spec.metric in row]
     if not rows:
         return {}
-    sign = 1.0 if spec.direction == "maximize" else -1.0
-    best = max(rows, key=lambda r: sign * float(r[spec.metric]))
+    best = max(rows, key=lambda r: spec.score(float(r[spec.metric])))
     skip = {"epoch", "iterations", "train_loss", "lr"}
     out: dict[str, Any] = {"best_epoch": best["epoch"], "last_epoch": rows[-1]["epoch"]}
     out.update({f"last_{k}": v for k, v in rows[-1].items() if k not in skip})
@@ -56,7 +56,7 @@ def collect_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
     """One row per finished (complete or pruned) trial; a setting and replicate run twice keeps its first run."""
     rows, seen = [], set()
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        key = (json.dumps(t.params, sort_keys=True), t.user_attrs.get("replicate"))
+        key = trial_key(t.params, int(t.user_attrs.get("replicate") or 0))
         if key in seen:
             continue
         seen.add(key)
@@ -91,8 +91,7 @@ def summarise_settings(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> li
         entry["value"] = _mean_std([float(r["value"]) for r in complete if r.get("value") is not None])
         entry["wall_min"] = _mean_std([float(r["wall_s"]) / 60.0 for r in group if r.get("wall_s") is not None])[0]
         table.append(entry)
-    sign = -1.0 if spec.direction == "maximize" else 1.0
-    return sorted(table, key=lambda e: (math.isnan(e["value"][0]), sign * np.nan_to_num(e["value"][0])))
+    return sorted(table, key=lambda e: (math.isnan(e["value"][0]), -spec.score(float(np.nan_to_num(e["value"][0])))))
 
 
 def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequence[Mapping[str, Any]]) -> str:

@@ -30,7 +30,7 @@ from attn_seg.studies.trial import run_training
 
 __all__ = [
     "StudyRun", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url",
-    "trial_config",
+    "trial_config", "trial_key",
 ]
 
 #: Optuna's heartbeat: a RUNNING trial not heard from for ``_GRACE_S`` is failed (trials on other machines).
@@ -143,7 +143,8 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     return stale
 
 
-def _key(params: Mapping[str, Any], replicate: int) -> str:
+def trial_key(params: Mapping[str, Any], replicate: int) -> str:
+    """The identity of a run: its setting and replicate (a setting and replicate is run once)."""
     return json.dumps({"params": dict(params), "replicate": replicate}, sort_keys=True)
 
 
@@ -166,7 +167,7 @@ def _progress(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[
         if params is None or len(params) != len(spec.parameters):
             continue
         settings.setdefault(json.dumps(params, sort_keys=True), params)
-        key = _key(params, int(replicate if replicate is not None else 0))
+        key = trial_key(params, int(replicate if replicate is not None else 0))
         failed_for_good = t.state == TrialState.FAIL and "error" in t.user_attrs and t.number >= retry_before
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or failed_for_good:
             done.add(key)
@@ -186,7 +187,7 @@ def _next_work(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple
     settings = _grid(spec.parameters) if spec.sampler == "grid" else seen
     for params in settings:
         for replicate in spec.replicates:
-            key = _key(params, replicate.index)
+            key = trial_key(params, replicate.index)
             if key not in done and key not in busy:
                 return (params, replicate.index), False
     return None, spec.sampler != "grid" and len(seen) < (spec.n_settings or 0)
@@ -228,7 +229,7 @@ def _objective_value(history: list[dict[str, Any]], spec: StudySpec) -> float:
         raise RuntimeError(f"the trial validated no epoch: no {spec.metric!r} in its history")
     if spec.objective == "last":
         return values[-1]
-    return max(values) if spec.direction == "maximize" else min(values)
+    return max(values, key=spec.score)
 
 
 def _start(trial: Trial, spec: StudySpec) -> tuple[dict[str, Any], int]:
@@ -316,13 +317,12 @@ def run_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(spec, storage_url(out, storage))
-    recovered = recover_stale_trials(study)
     retry_before = len(study.trials) if retry_failed else 0
     started: list[int] = []
     objective = _objective(spec, out, started)
-    ran, failed = 0, []
+    ran, failed, recovered = 0, [], []
     while max_trials is None or ran < max_trials:
-        recover_stale_trials(study)
+        recovered += recover_stale_trials(study)
         work, may_sample = _next_work(study, spec, retry_before)
         waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if work is not None and not waiting:

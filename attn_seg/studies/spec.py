@@ -125,6 +125,10 @@ class StudySpec:
     report_metrics: tuple[str, ...] = ()
     description: str = ""
 
+    def score(self, value: float) -> float:
+        """``value`` oriented so that higher is better (negated when the study minimises)."""
+        return value if self.direction == "maximize" else -value
+
     @property
     def replicates(self) -> list[Replicate]:
         """Every (seed, fold) pair, seeds outermost."""

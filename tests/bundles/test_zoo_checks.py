@@ -68,15 +68,22 @@ def test_verify_net_in_out(bundle: Path) -> None:
     )
 
 
+def _export_args(bundle: Path, exported: Path) -> dict[str, str]:
+    """The arguments MONAI's ``ckpt_export`` and ``onnx_export`` share: the bundle's network, weights and configs."""
+    return {
+        "net_id": "network_def",
+        "filepath": str(exported),
+        "ckpt_file": str(bundle / "models" / "model.pt"),
+        "meta_file": str(_configs(bundle) / "metadata.json"),
+        "config_file": str(_configs(bundle) / "inference.json"),
+    }
+
+
 def test_ckpt_export_torchscript_matches_eager(bundle: Path, tiny: dict, tmp_path: Path) -> None:
     net, shape = _tiny_network(bundle, tiny)
     exported = tmp_path / "model.ts"
     ckpt_export(
-        net_id="network_def",
-        filepath=str(exported),
-        ckpt_file=str(bundle / "models" / "model.pt"),
-        meta_file=str(_configs(bundle) / "metadata.json"),
-        config_file=str(_configs(bundle) / "inference.json"),
+        **_export_args(bundle, exported),
         **tiny,
     )
     extra = {"metadata.json": "", "inference.json": ""}
@@ -93,11 +100,7 @@ def test_onnx_export_matches_eager(bundle: Path, tiny: dict, tmp_path: Path) -> 
     net, shape = _tiny_network(bundle, tiny)
     exported = tmp_path / "model.onnx"
     onnx_export(
-        net_id="network_def",
-        filepath=str(exported),
-        ckpt_file=str(bundle / "models" / "model.pt"),
-        meta_file=str(_configs(bundle) / "metadata.json"),
-        config_file=str(_configs(bundle) / "inference.json"),
+        **_export_args(bundle, exported),
         input_shape=shape,
         **tiny,
     )
