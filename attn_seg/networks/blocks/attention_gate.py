@@ -139,6 +139,20 @@ class AttentionGate(nn.Module):
             The gated skip ``(B, C_x, *S_x)`` and the coefficients ``(B, heads, *S_x)`` in ``[0, 1]``.
         """
         alpha = self.attention(x, g)
-        # (B, C, *S) -> (B, heads, C / heads, *S): each map gates its own group of channels (views only)
-        gated = (x.unflatten(1, [self.heads, -1]) * alpha.unsqueeze(2)).flatten(1, 2)
-        return self.out_transform(gated), alpha
+        # each map gates its own group of C / heads channels; x's memory format (channels-last) is kept, so
+        # that the decoder's concatenation stays channels-last too (a product of 6D views loses it for
+        # torch.cat, which then copies the full-resolution concatenation once more for the convolution)
+        return self.out_transform(x * self._per_channel(alpha)), alpha
+
+    def _per_channel(self, alpha: torch.Tensor) -> torch.Tensor:
+        """The coefficients ``(B, heads, *S)`` broadcastable over ``x``'s ``C`` channels."""
+        return alpha if self.heads == 1 else alpha.repeat_interleave(self.in_channels // self.heads, dim=1)
+
+    @torch.jit.unused
+    def forward_inplace(self, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` without autograd, gating ``x`` in place (no second full-size tensor); ``x`` must not
+        be needed afterwards."""
+        if torch.is_grad_enabled():
+            raise RuntimeError("AttentionGate.forward_inplace works in place: call it with autograd off")
+        alpha = self.attention(x, g)
+        return self.out_transform(x.mul_(self._per_channel(alpha))), alpha

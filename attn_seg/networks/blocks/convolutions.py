@@ -49,6 +49,23 @@ class InstanceNorm(nn.GroupNorm):
         y = F.group_norm(x.contiguous(), self.num_groups, self.weight, self.bias, self.eps)
         return y.contiguous(memory_format=fmt)
 
+    @torch.jit.unused
+    def normalize_(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` in place, without autograd (inference): no second full-size tensor and no contiguous
+        copies, at the price of a slower statistics pass (``var_mean`` in ``x``'s dtype, accumulated in float;
+        scale and shift in float32, then one fused multiply-add)."""
+        if torch.is_grad_enabled():
+            raise RuntimeError("InstanceNorm.normalize_ works in place: call it with autograd off")
+        var, mean = torch.var_mean(x, dim=list(range(2, x.dim())), keepdim=True, correction=0)
+        scale = torch.rsqrt(var.float() + self.eps)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        if self.weight is not None:
+            scale = scale * self.weight.view(shape)
+        shift = -mean.float() * scale
+        if self.bias is not None:
+            shift = shift + self.bias.view(shape)
+        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype), out=x)
+
 
 def make_norm(norm: LayerSpec, spatial_dims: int, channels: int) -> nn.Module:
     """Build a norm layer from a MONAI specification.
@@ -236,3 +253,23 @@ class ConvStage(nn.Sequential):
                 **common,
             )
             self.add_module(f"unit{i}", res_unit)
+
+    @torch.jit.unused
+    def forward_lean(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """The stage without autograd, for the least memory: takes its input out of the list ``inputs`` (so
+        that no reference outlives the first convolution) and normalises in place (:meth:`InstanceNorm.normalize_`).
+
+        Args:
+            inputs: a list holding the stage's one input; it is emptied.
+
+        Returns:
+            The stage's output, as :meth:`forward` gives it (up to rounding).
+        """
+        x = inputs.pop()
+        for unit in self:
+            if not isinstance(unit, ConvNormAct):
+                x = unit(x)
+                continue
+            for layer in unit:
+                x = layer.normalize_(x) if isinstance(layer, InstanceNorm) else layer(x)
+        return x

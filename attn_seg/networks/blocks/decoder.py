@@ -88,6 +88,19 @@ class DecoderStage(nn.Module):
             skip, alpha = self.gate(skip, below if self.grid else up)
         return self.conv(torch.cat([skip, up], dim=1)), alpha
 
+    @torch.jit.unused
+    def forward_lean(self, skips: list[torch.Tensor], below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward` without autograd, for the least memory: the skip is taken out of ``skips`` (popped)
+        and gated in place, and neither it nor the up-sampled features outlive their concatenation."""
+        skip = skips.pop()
+        up = self.up(below, list(skip.shape[2:]))
+        alpha: torch.Tensor | None = None
+        if self.gate is not None:
+            skip, alpha = self.gate.forward_inplace(skip, below if self.grid else up)
+        merged = [torch.cat([skip, up], dim=1)]
+        del skip, up
+        return self.conv.forward_lean(merged), alpha
+
 
 class AttentionDecoder(nn.Module):
     """Expanding path of an Attention U-Net, built from the encoder's settings.
@@ -159,7 +172,14 @@ class AttentionDecoder(nn.Module):
         Returns:
             The decoder features of every skip level, finest first: ``(B, channels[k], *S_k)``; and the
             attention maps of the gated levels, finest first, each ``(B, heads, *S_k)`` at its level's size.
+
+        Without autograd (inference; not when scripted, traced or exported) ``features`` is consumed: each skip
+        is popped from the list, gated in place and freed once its level is decoded, and the norms work in place.
+        A 96^3 window's peak memory drops by about half (bf16, channels ``(16, 32, 64, 128)``).
         """
+        if not torch.jit.is_scripting():  # a static branch: TorchScript does not compile its body
+            if _lean():
+                return self._forward_lean(features)
         n_skips = len(features) - 1
         x = features[n_skips]
         decoded: list[torch.Tensor] = []
@@ -170,3 +190,21 @@ class AttentionDecoder(nn.Module):
             if alpha is not None:
                 maps.insert(0, alpha)
         return decoded, maps
+
+    @torch.jit.unused
+    def _forward_lean(self, features: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        x = features.pop()
+        decoded: list[torch.Tensor] = []
+        maps: list[torch.Tensor] = []
+        for stage in self.stages:
+            x, alpha = stage.forward_lean(features, x)
+            decoded.insert(0, x)
+            if alpha is not None:
+                maps.insert(0, alpha)
+        return decoded, maps
+
+
+def _lean() -> bool:
+    """Whether to take the in-place inference path: autograd off, and not inside a tracer or exporter."""
+    tracing = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    return not torch.is_grad_enabled() and not tracing
