@@ -88,7 +88,7 @@ def _predict_fn(arm: str, network: torch.nn.Module, sw_batch_size: int) -> Any:
 
     predictor = Predictor(network, ROI, sw_batch_size=sw_batch_size, overlap=0.5,
                           precision="fp32" if arm == "ours_fp32" else "auto")
-    return lambda x: predictor.logits(x)[0].argmax(1)
+    return predictor.labels
 
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:

@@ -15,17 +15,21 @@ plugs the same code into MONAI's ``LoadImage``/``LoadImaged`` (``reader=MedicalI
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
-import SimpleITK as sitk  # noqa: N813 (the library's documented alias)
 from monai.data import ImageReader
 from monai.utils import MetaKeys, SpaceKeys
+
+if TYPE_CHECKING:
+    import SimpleITK
 
 __all__ = [
     "PICTURE_SUFFIXES",
@@ -46,11 +50,22 @@ PICTURE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
 READABLE_SUFFIXES = _NIBABEL_SUFFIXES + _SITK_VOLUME_SUFFIXES + PICTURE_SUFFIXES
 
 
-_SITK_DTYPES = {
-    getattr(sitk, f"sitk{prefix}{name}"): name.lower()
-    for prefix in ("", "Vector")
-    for name in ("UInt8", "Int8", "UInt16", "Int16", "UInt32", "Int32", "UInt64", "Int64", "Float32", "Float64")
-}
+@functools.cache
+def _sitk() -> ModuleType:
+    """SimpleITK, imported on first use: it adds ~100 MB to a process, and NIfTI needs none of it."""
+    import SimpleITK
+
+    return SimpleITK
+
+
+@functools.cache
+def _sitk_dtypes() -> dict[int, str]:
+    sitk = _sitk()
+    return {
+        getattr(sitk, f"sitk{prefix}{name}"): name.lower()
+        for prefix in ("", "Vector")
+        for name in ("UInt8", "Int8", "UInt16", "Int16", "UInt32", "Int32", "UInt64", "Int64", "Float32", "Float64")
+    }
 
 
 class ImageReadError(ValueError):
@@ -110,12 +125,12 @@ def _check_path(path: str | os.PathLike[str]) -> Path:
 
 
 def _dicom_files(folder: Path) -> list[str]:
-    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    series = _sitk().ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series:
         raise ImageReadError(f"{folder} is a folder but holds no DICOM series")
     if len(series) > 1:
         raise ImageReadError(f"{folder} holds {len(series)} DICOM series; give one folder per series")
-    return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
+    return list(_sitk().ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
 
 
 def _sitk_affine(
@@ -131,7 +146,7 @@ def _sitk_affine(
 
 
 def _sitk_header(p: Path) -> ImageHeader:
-    reader = sitk.ImageFileReader()
+    reader = _sitk().ImageFileReader()
     reader.SetFileName(_dicom_files(p)[0] if p.is_dir() else str(p))
     reader.ReadImageInformation()
     size = list(reader.GetSize())
@@ -144,17 +159,17 @@ def _sitk_header(p: Path) -> ImageHeader:
     picture = p.name.lower().endswith(PICTURE_SUFFIXES)
     affine = _sitk_affine(direction, spacing, origin, picture)
     pixel_id = reader.GetPixelID()
-    dtype = _SITK_DTYPES.get(pixel_id) or sitk.GetPixelIDValueAsString(pixel_id)
+    dtype = _sitk_dtypes().get(pixel_id) or _sitk().GetPixelIDValueAsString(pixel_id)
     channels = int(reader.GetNumberOfComponents())
     return ImageHeader(str(p), tuple(int(s) for s in size), affine, dtype, channels)
 
 
-def _sitk_read(p: Path) -> sitk.Image:
+def _sitk_read(p: Path) -> SimpleITK.Image:
     if p.is_dir():
-        series = sitk.ImageSeriesReader()
+        series = _sitk().ImageSeriesReader()
         series.SetFileNames(_dicom_files(p))
         return series.Execute()
-    return sitk.ReadImage(str(p))
+    return _sitk().ReadImage(str(p))
 
 
 def _nib_header(p: Path) -> ImageHeader:
@@ -214,7 +229,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageHeader]:
             array = np.asanyarray(img.dataobj)
         else:
             image = _sitk_read(p)
-            array = sitk.GetArrayFromImage(image)  # (z, y, x[, c])
+            array = _sitk().GetArrayFromImage(image)  # (z, y, x[, c])
             spatial = image.GetDimension()
             array = np.moveaxis(array, list(range(spatial)), list(range(spatial))[::-1])
     except Exception as err:

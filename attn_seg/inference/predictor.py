@@ -1,5 +1,5 @@
-"""Sliding-window prediction over whole volumes: MONAI's ``SlidingWindowInferer`` with a cached Gaussian map,
-half precision, flip test-time augmentation and attention maps in the same pass."""
+"""Sliding-window prediction over whole volumes: Gaussian blend with a cached window weight, half precision,
+flip test-time augmentation, attention maps in the same pass, and a streaming label map."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import itertools
 from collections.abc import Sequence
 
 import torch
-from monai.inferers import SlidingWindowInferer
 from monai.utils import look_up_option
 from torch import nn
+
+from attn_seg.inference.windows import WindowRun, blend_labels, blend_logits, window_weight
 
 __all__ = ["PRECISIONS", "Predictor", "resolve_precision"]
 
@@ -56,6 +57,8 @@ class _WindowNetwork(nn.Module):
             elif self.attention:
                 maps = list(self.network.attention_maps(x))  # type: ignore[operator]
         self.sizes = [int(out.shape[1]), *(int(m.shape[1]) for m in maps)]
+        if not maps:
+            return out.float()  # no concatenation copy
         return torch.cat([out.float(), *(m.float() for m in maps)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,9 +71,12 @@ class _WindowNetwork(nn.Module):
 class Predictor:
     """Predict whole images window by window, with a Gaussian-weighted blend of overlapping windows.
 
-    Built on MONAI's :class:`~monai.inferers.SlidingWindowInferer` (``mode="gaussian"``,
-    ``cache_roi_weight_map=True``: the Gaussian map is computed once, not per call). The network runs under
-    autocast in ``precision``; windows are blended in float32. Our ``AttentionUNet`` already runs channels-last.
+    The windows lie on MONAI ``sliding_window_inference``'s grid with its Gaussian weighting (sigma
+    ``0.125 * roi``), but the loop is our own (:mod:`attn_seg.inference.windows`), for memory: the window
+    weight is computed once, the sum of the weights is kept as one vector per axis instead of a full-size
+    count map, and :meth:`labels` accumulates only the slab of the image that windows still overlap. The
+    network runs under autocast in ``precision``; windows are blended in float32. Our ``AttentionUNet``
+    runs channels-last, and without autograd it frees each skip as soon as it is used.
 
     Args:
         network: a module mapping ``(B, C, *roi)`` to logits ``(B, K, *roi)`` (eager, TorchScript or
@@ -107,14 +113,22 @@ class Predictor:
             raise ValueError(f"`overlap` must be in [0, 1), got {overlap}")
         self.network = network
         self.roi_size = tuple(int(r) for r in roi_size)
+        if any(r < 1 for r in self.roi_size):
+            raise ValueError(f"`roi_size` must be positive, got {tuple(roi_size)}")
+        self.sw_batch_size, self.overlap = sw_batch_size, float(overlap)
         self.device = torch.device(device)
         self.output_device = torch.device(output_device) if output_device is not None else self.device
         self.precision = resolve_precision(precision, self.device)
         self.flips = _flip_sets(tta_axes, len(self.roi_size))
-        self.inferer = SlidingWindowInferer(
-            roi_size=self.roi_size, sw_batch_size=sw_batch_size, overlap=overlap, mode="gaussian",
-            sw_device=self.device, device=self.output_device, cache_roi_weight_map=True, progress=False,
-        )
+        self.weight_map = window_weight(self.roi_size).to(self.device)  # computed once, used by every call
+
+    def _check(self, image: torch.Tensor) -> None:
+        if image.dim() != len(self.roi_size) + 2:
+            dims = len(self.roi_size)
+            raise ValueError(f"image must be (B, C, *S) with {dims} spatial dims, got {tuple(image.shape)}")
+
+    def _run(self, window_net: _WindowNetwork) -> WindowRun:
+        return WindowRun(window_net, self.sw_batch_size, self.device, self.output_device, self.weight_map)
 
     def logits(self, image: torch.Tensor, attention: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Blended logits, and optionally the blended attention maps, of a batch of whole images.
@@ -130,17 +144,38 @@ class Predictor:
         Raises:
             ValueError: when ``image`` does not have ``len(roi_size)`` spatial dims.
         """
-        if image.dim() != len(self.roi_size) + 2:
-            dims = len(self.roi_size)
-            raise ValueError(f"image must be (B, C, *S) with {dims} spatial dims, got {tuple(image.shape)}")
+        self._check(image)
         window_net = _WindowNetwork(self.network, self.flips, self.precision, attention)
         with torch.inference_mode():
-            out = self.inferer(image.float().as_subclass(torch.Tensor), window_net)
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"the network must return one tensor or (logits, maps), got {type(out).__name__}")
+            out = blend_logits(_plain(image), self.roi_size, self.overlap, self._run(window_net))
         logits, *maps = out.split(window_net.sizes, dim=1)
         return logits, maps
+
+    def labels(self, image: torch.Tensor) -> torch.Tensor:
+        """The label map (argmax over classes) of a batch of whole images, with the least memory.
+
+        Equal to ``logits(image)[0].argmax(1)``, but only the slab of the image that windows still overlap is
+        accumulated in float32 (see :func:`~attn_seg.inference.windows.blend_labels`).
+
+        Args:
+            image: ``(B, C, *S)``.
+
+        Returns:
+            ``(B, *S)`` on ``output_device``: ``uint8`` up to 256 classes, else ``int32``.
+
+        Raises:
+            ValueError: when ``image`` does not have ``len(roi_size)`` spatial dims.
+        """
+        self._check(image)
+        window_net = _WindowNetwork(self.network, self.flips, self.precision, False)
+        with torch.inference_mode():
+            return blend_labels(_plain(image), self.roi_size, self.overlap, self._run(window_net))
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``(B, K, *S)`` (softmax of the blended logits)."""
         return torch.softmax(self.logits(image)[0], dim=1)
+
+
+def _plain(image: torch.Tensor) -> torch.Tensor:
+    """A float32 plain tensor (a ``MetaTensor``'s metadata would be carried through every window)."""
+    return image.float().as_subclass(torch.Tensor)

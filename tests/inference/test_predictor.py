@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from attn_seg.inference import Predictor, resolve_precision
+from attn_seg.inference.windows import WindowGrid
 from attn_seg.networks import AttentionUNet
 
 
@@ -30,10 +31,58 @@ def test_invalid_arguments_are_named(kwargs: dict, match: str) -> None:
 
 def test_gaussian_map_is_cached_once() -> None:
     predictor = Predictor(_net(), (32, 32, 16), precision="fp32")
-    cached = predictor.inferer.roi_weight_map
-    assert cached is not None
+    cached = predictor.weight_map
+    assert tuple(cached.shape) == (32, 32, 16)
     predictor.logits(torch.randn(1, 1, 40, 35, 20))
-    assert predictor.inferer.roi_weight_map is cached
+    predictor.labels(torch.randn(1, 1, 40, 35, 20))
+    assert predictor.weight_map is cached
+
+
+# odd sizes, 2D and 3D, several overlaps, an image smaller than the window (padded)
+BLEND_CASES = [
+    ((40, 35, 20), (32, 32, 16), 0.5),
+    ((70, 9), (16, 16), 0.25),
+    ((97, 61, 45), (32, 24, 16), 0.7),
+    ((20, 20, 8), (32, 32, 16), 0.5),
+]
+
+
+class _Identity(torch.nn.Module):
+    """Logits = the image itself (two channels): a blend of consistent windows must give the image back."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, -x], dim=1)
+
+
+@pytest.mark.parametrize(("size", "roi", "overlap"), BLEND_CASES)
+def test_blend_normalises_the_weights_exactly(size: tuple[int, ...], roi: tuple[int, ...], overlap: float) -> None:
+    x = torch.randn(2, 1, *size)
+    logits, _ = Predictor(_Identity(), roi, overlap=overlap, precision="fp32").logits(x)
+    torch.testing.assert_close(logits, torch.cat([x, -x], dim=1), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("size", "roi", "overlap"), BLEND_CASES)
+def test_streamed_labels_equal_the_argmax_of_the_full_blend(
+    size: tuple[int, ...], roi: tuple[int, ...], overlap: float
+) -> None:
+    x = torch.randn(2, 1, *size)
+    predictor = Predictor(_net(len(size)), roi, overlap=overlap, precision="fp32")
+    labels = predictor.labels(x)
+    assert labels.dtype == torch.uint8
+    assert tuple(labels.shape) == (2, *size)
+    torch.testing.assert_close(labels.long(), predictor.logits(x)[0].argmax(1), atol=0, rtol=0)
+
+
+def test_window_grid_is_monais() -> None:
+    from monai.data.utils import dense_patch_slices
+    from monai.inferers.utils import _get_scan_interval
+
+    for size, roi, overlap in [((192, 192, 160), (96, 96, 96), 0.5), ((97, 61, 45), (32, 24, 16), 0.7),
+                               ((50, 16), (16, 16), 0.25), ((33,), (32,), 0.0)]:
+        ours = sorted(WindowGrid(size, roi, overlap).windows())
+        interval = _get_scan_interval(size, roi, len(size), (overlap,) * len(size))
+        theirs = sorted(tuple(s.start for s in sl) for sl in dense_patch_slices(size, roi, interval))
+        assert ours == theirs, (size, roi, overlap)
 
 
 @pytest.mark.parametrize("spatial_dims", [2, 3])

@@ -142,9 +142,9 @@ class AttentionGate(nn.Module):
         # each map gates its own group of C / heads channels; x's memory format (channels-last) is kept, so
         # that the decoder's concatenation stays channels-last too (a product of 6D views loses it for
         # torch.cat, which then copies the full-resolution concatenation once more for the convolution)
-        return self.out_transform(x * self._per_channel(alpha)), alpha
+        return self.out_transform(x * self.per_channel(alpha)), alpha
 
-    def _per_channel(self, alpha: torch.Tensor) -> torch.Tensor:
+    def per_channel(self, alpha: torch.Tensor) -> torch.Tensor:
         """The coefficients ``(B, heads, *S)`` broadcastable over ``x``'s ``C`` channels."""
         return alpha if self.heads == 1 else alpha.repeat_interleave(self.in_channels // self.heads, dim=1)
 
@@ -155,4 +155,4 @@ class AttentionGate(nn.Module):
         if torch.is_grad_enabled():
             raise RuntimeError("AttentionGate.forward_inplace works in place: call it with autograd off")
         alpha = self.attention(x, g)
-        return self.out_transform(x.mul_(self._per_channel(alpha))), alpha
+        return self.out_transform(x.mul_(self.per_channel(alpha).to(x.dtype))), alpha

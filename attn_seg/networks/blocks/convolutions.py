@@ -17,7 +17,7 @@ from torch import nn
 
 from attn_seg.networks.utils import LayerSpec, check_positive_int, check_spatial_dims, ensure_tuple_dims
 
-__all__ = ["ConvNormAct", "ConvStage", "InstanceNorm", "ResidualUnit", "make_norm"]
+__all__ = ["ConvNormAct", "ConvStage", "InstanceNorm", "ResidualUnit", "inference_without_autograd", "make_norm"]
 
 
 class InstanceNorm(nn.GroupNorm):
@@ -65,6 +65,13 @@ class InstanceNorm(nn.GroupNorm):
         if self.bias is not None:
             shift = shift + self.bias.view(shape)
         return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype), out=x)
+
+
+def inference_without_autograd() -> bool:
+    """Whether a forward pass may take the in-place, memory-lean path: autograd is off, and no tracer,
+    compiler or exporter is recording (those always see the plain, out-of-place graph)."""
+    tracing = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    return not torch.is_grad_enabled() and not tracing
 
 
 def make_norm(norm: LayerSpec, spatial_dims: int, channels: int) -> nn.Module:

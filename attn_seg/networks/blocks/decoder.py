@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,7 @@ from monai.networks.layers.factories import Conv
 from torch import nn
 
 from attn_seg.networks.blocks.attention_gate import GATING_MODES, AttentionGate
-from attn_seg.networks.blocks.convolutions import ConvStage
+from attn_seg.networks.blocks.convolutions import ConvStage, inference_without_autograd
 from attn_seg.networks.blocks.encoder import UNetEncoder
 from attn_seg.networks.utils import check_choice, check_gated_levels, check_positive_int
 
@@ -39,6 +40,7 @@ class UpSample(nn.Module):
     def __init__(self, spatial_dims: int, in_channels: int, out_channels: int, scale: Sequence[int], mode: str) -> None:
         super().__init__()
         self.mode = check_choice("upsample", mode, UPSAMPLE_MODES)
+        self.out_channels = out_channels
         self.interp_mode = "trilinear" if spatial_dims == 3 else "bilinear"
         if self.mode == "deconv":
             deconv = Conv[Conv.CONVTRANS, spatial_dims]
@@ -69,6 +71,7 @@ class DecoderStage(nn.Module):
         self.grid = gate is not None and gate.is_grid
         self.up = up
         self.conv = conv
+        self.up_channels = up.out_channels
 
     def forward(self, skip: torch.Tensor, below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Decode one level.
@@ -90,16 +93,37 @@ class DecoderStage(nn.Module):
 
     @torch.jit.unused
     def forward_lean(self, skips: list[torch.Tensor], below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """:meth:`forward` without autograd, for the least memory: the skip is taken out of ``skips`` (popped)
-        and gated in place, and neither it nor the up-sampled features outlive their concatenation."""
+        """:meth:`forward` without autograd, for the least memory: the skip is taken out of ``skips`` (popped);
+        with a grid gate it is gated straight into its half of the concatenation and freed before the
+        up-sampling runs, so at most two of the three full-size tensors exist at once."""
         skip = skips.pop()
-        up = self.up(below, list(skip.shape[2:]))
-        alpha: torch.Tensor | None = None
-        if self.gate is not None:
-            skip, alpha = self.gate.forward_inplace(skip, below if self.grid else up)
-        merged = [torch.cat([skip, up], dim=1)]
-        del skip, up
-        return self.conv.forward_lean(merged), alpha
+        gate = self.gate
+        if gate is None or not self.grid or not isinstance(gate.out_transform, nn.Identity):
+            up = self.up(below, list(skip.shape[2:]))
+            alpha: torch.Tensor | None = None
+            if gate is not None:
+                skip, alpha = gate.forward_inplace(skip, below if self.grid else up)
+            merged = [torch.cat([skip, up], dim=1)]
+            del skip, up
+            return self.conv.forward_lean(merged), alpha
+        alpha = gate.attention(skip, below)
+        channels = skip.shape[1]
+        buffer = _concat_buffer(skip, channels + self.up_channels)
+        torch.mul(skip, gate.per_channel(alpha).to(skip.dtype), out=buffer[:, :channels])  # no float32 temp
+        del skip
+        buffer[:, channels:] = self.up(below, list(buffer.shape[2:]))
+        return self.conv.forward_lean([buffer]), alpha
+
+
+def _concat_buffer(like: torch.Tensor, channels: int) -> torch.Tensor:
+    """An empty ``(B, channels, *S)`` tensor in ``like``'s dtype, device and memory format."""
+    shape = [like.shape[0], channels, *like.shape[2:]]
+    fmt = torch.contiguous_format
+    if like.dim() == 5 and like.is_contiguous(memory_format=torch.channels_last_3d):
+        fmt = torch.channels_last_3d
+    elif like.dim() == 4 and like.is_contiguous(memory_format=torch.channels_last):
+        fmt = torch.channels_last
+    return torch.empty(shape, dtype=like.dtype, device=like.device, memory_format=fmt)
 
 
 class AttentionDecoder(nn.Module):
@@ -177,8 +201,8 @@ class AttentionDecoder(nn.Module):
         is popped from the list, gated in place and freed once its level is decoded, and the norms work in place.
         A 96^3 window's peak memory drops by about half (bf16, channels ``(16, 32, 64, 128)``).
         """
-        if not torch.jit.is_scripting():  # a static branch: TorchScript does not compile its body
-            if _lean():
+        if not torch.jit.is_scripting():  # noqa: SIM102 (a static branch: TorchScript does not compile its body)
+            if inference_without_autograd():
                 return self._forward_lean(features)
         n_skips = len(features) - 1
         x = features[n_skips]
@@ -197,14 +221,8 @@ class AttentionDecoder(nn.Module):
         decoded: list[torch.Tensor] = []
         maps: list[torch.Tensor] = []
         for stage in self.stages:
-            x, alpha = stage.forward_lean(features, x)
+            x, alpha = cast(DecoderStage, stage).forward_lean(features, x)
             decoded.insert(0, x)
             if alpha is not None:
                 maps.insert(0, alpha)
         return decoded, maps
-
-
-def _lean() -> bool:
-    """Whether to take the in-place inference path: autograd off, and not inside a tracer or exporter."""
-    tracing = torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
-    return not torch.is_grad_enabled() and not tracing

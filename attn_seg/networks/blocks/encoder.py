@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
 
-from attn_seg.networks.blocks.convolutions import ConvStage
+from attn_seg.networks.blocks.convolutions import ConvStage, inference_without_autograd
 from attn_seg.networks.utils import (
     LayerSpec,
     check_dropout,
@@ -120,8 +121,20 @@ class UNetEncoder(nn.Module):
             One feature map per level, finest first: ``(B, channels[k], *S / prod(strides[:k]))``; the last
             is the bottleneck, the others are the skip connections.
         """
+        if not torch.jit.is_scripting():  # noqa: SIM102 (a static branch: TorchScript does not compile its body)
+            if inference_without_autograd():
+                return self._forward_lean(x)
         features: list[torch.Tensor] = []
         for stage in self.stages:
             x = stage(x)
+            features.append(x)
+        return features
+
+    @torch.jit.unused
+    def _forward_lean(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`forward` without autograd: the norms work in place on each convolution's output."""
+        features: list[torch.Tensor] = []
+        for stage in self.stages:
+            x = cast(ConvStage, stage).forward_lean([x])
             features.append(x)
         return features

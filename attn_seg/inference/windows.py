@@ -1,0 +1,248 @@
+"""The sliding-window loop behind :class:`~attn_seg.inference.Predictor`: window grid, separable Gaussian blend,
+and a streaming label map.
+
+Windows lie on the grid MONAI's ``sliding_window_inference`` uses (``int(roi * (1 - overlap))`` apart, the last
+one flush with the end; images smaller than the window are zero-padded symmetrically). Two things differ, both
+for memory:
+
+- the Gaussian weight of a window is a product of 1D Gaussians (sigma ``0.125 * roi``, as MONAI's), and the
+  windows form a Cartesian grid, so the sum of the weights at a voxel is a product of 1D sums: no full-size
+  count map is kept;
+- :func:`blend_labels` streams along the axis with the most window positions: only the slab that windows still
+  overlap is accumulated in float32, finished slices become labels at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["WindowGrid", "WindowRun", "blend_labels", "blend_logits", "gaussian_1d", "window_starts", "window_weight"]
+
+#: Slices turned into labels per argmax call.
+_ARGMAX_SLICES = 8
+
+#: What runs one batch of windows ``(n, C, *roi)`` and returns ``(n, K, *roi)`` float32 logits.
+WindowFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class WindowRun:
+    """How windows are run: the network, windows per call, devices, the cached window weight ``(*roi)``."""
+
+    fn: WindowFn
+    batch_size: int
+    device: torch.device
+    output_device: torch.device
+    weight: torch.Tensor
+
+
+def window_starts(size: int, roi: int, overlap: float) -> list[int]:
+    """Start of every window along one axis of length ``size >= roi`` (MONAI's grid).
+
+    Args:
+        size: the (padded) image size along the axis.
+        roi: the window size along the axis.
+        overlap: fraction of the window shared by neighbours, in ``[0, 1)``.
+
+    Returns:
+        Increasing starts; the first is 0 and the last ``size - roi``.
+    """
+    if roi == size:
+        return [0]
+    interval = max(int(roi * (1 - overlap)), 1)
+    count = next(d for d in range(size) if d * interval + roi >= size) + 1
+    return sorted({min(d * interval, size - roi) for d in range(count)})
+
+
+def gaussian_1d(roi: int, sigma_scale: float = 0.125) -> torch.Tensor:
+    """Gaussian weights over a window of ``roi`` voxels, 1 at the centre, sigma ``sigma_scale * roi``."""
+    centre = (roi - 1) / 2.0
+    sigma = max(sigma_scale * roi, 1e-3)
+    return torch.exp(-0.5 * ((torch.arange(roi, dtype=torch.float64) - centre) / sigma) ** 2).float()
+
+
+class WindowGrid:
+    """The windows over one image: per-axis starts, 1D weights and 1D weight sums.
+
+    Args:
+        size: spatial size of the (padded) image, at least ``roi`` per axis.
+        roi: window size per axis.
+        overlap: overlap of neighbouring windows, in ``[0, 1)``.
+    """
+
+    def __init__(self, size: Sequence[int], roi: Sequence[int], overlap: float) -> None:
+        self.size, self.roi = tuple(size), tuple(roi)
+        self.starts = [window_starts(s, r, overlap) for s, r in zip(self.size, self.roi, strict=True)]
+        self.weights = [gaussian_1d(r) for r in self.roi]
+        self.sums = []
+        for starts, weight, size_d in zip(self.starts, self.weights, self.size, strict=True):
+            total = torch.zeros(size_d)
+            for start in starts:
+                total[start : start + weight.numel()] += weight
+            self.sums.append(total)
+
+    def normalize_(self, blended: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
+        """Divide ``(K, *S')``, the weighted sums over ``[lo, hi)`` along the first axis (the whole image along
+        the others), by the sum of the weights, in place, one axis at a time (no full-size weight map)."""
+        for d, total in enumerate(self.sums):
+            part = total[lo:hi] if d == 0 else total
+            shape = [1] * blended.dim()
+            shape[d + 1] = -1
+            blended.mul_(part.reciprocal().view(shape).to(blended.device))
+        return blended
+
+    def windows(self, first: Sequence[int] | None = None) -> Iterator[tuple[int, ...]]:
+        """Window origins in C order (the first axis slowest); ``first`` restricts the first axis's starts."""
+        axes = [list(first) if first is not None else self.starts[0], *self.starts[1:]]
+        yield from _product(axes)
+
+
+def window_weight(roi: Sequence[int]) -> torch.Tensor:
+    """The Gaussian weight of one window, ``(*roi)``: the outer product of :func:`gaussian_1d` per axis."""
+    out = gaussian_1d(roi[0])
+    for r in roi[1:]:
+        out = out[..., None] * gaussian_1d(r)
+    return out
+
+
+def _product(axes: list[list[int]]) -> Iterator[tuple[int, ...]]:
+    if not axes:
+        yield ()
+        return
+    for start in axes[0]:
+        for rest in _product(axes[1:]):
+            yield (start, *rest)
+
+
+def pad_to_roi(image: torch.Tensor, roi: Sequence[int]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """Zero-pad ``(B, C, *S)`` symmetrically to at least ``roi`` per axis; the ``(before, after)`` per axis."""
+    pads = []
+    for size, r in zip(image.shape[2:], roi, strict=True):
+        extra = max(r - size, 0)
+        pads.append((extra // 2, extra - extra // 2))
+    if any(p != (0, 0) for p in pads):
+        flat = [v for before_after in reversed(pads) for v in before_after]
+        image = F.pad(image, flat)
+    return image, pads
+
+
+def _crop(x: torch.Tensor, pads: list[tuple[int, int]], first: int) -> torch.Tensor:
+    """Undo :func:`pad_to_roi` on the spatial axes of ``x`` starting at dim ``first``."""
+    for d, (before, after) in enumerate(pads):
+        x = x.narrow(first + d, before, x.shape[first + d] - before - after)
+    return x
+
+
+def _run_windows(
+    image: torch.Tensor,
+    origins: list[tuple[int, ...]],
+    grid: WindowGrid,
+    run: WindowRun,
+) -> Iterator[tuple[tuple[int, ...], torch.Tensor]]:
+    """Yield ``(origin, weighted logits (K, *roi))`` for each window of a single image ``(1, C, *S)``."""
+    for i in range(0, len(origins), run.batch_size):
+        batch = origins[i : i + run.batch_size]
+        tiles = [image[0][(slice(None), *_window(org, grid.roi))] for org in batch]
+        out = run.fn(torch.stack(tiles).to(run.device))
+        for origin, logits in zip(batch, out, strict=True):
+            yield origin, logits.mul_(run.weight.to(logits.device)).to(run.output_device)
+
+
+def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
+    """Gaussian-blended window logits over whole images.
+
+    Args:
+        image: ``(B, C, *S)``.
+        roi: window size per axis.
+        overlap: overlap of neighbouring windows.
+        run: the network and how to run it.
+
+    Returns:
+        ``(B, K, *S)`` float32 on ``run.output_device``.
+    """
+    results = []
+    for b in range(image.shape[0]):
+        padded, pads = pad_to_roi(image[b : b + 1], roi)
+        grid = WindowGrid(padded.shape[2:], roi, overlap)
+        out: torch.Tensor | None = None
+        for origin, logits in _run_windows(padded, list(grid.windows()), grid, run):
+            if out is None:
+                out = torch.zeros((logits.shape[0], *grid.size), device=run.output_device)
+            out[(slice(None), *_window(origin, grid.roi))] += logits
+        if out is None:
+            raise RuntimeError("no window was run")
+        results.append(_crop(grid.normalize_(out, 0, grid.size[0]), pads, 1))
+    return _stack(results)
+
+
+def blend_labels(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
+    """Label map (argmax over classes of the blended logits), accumulating only the slab windows still overlap.
+
+    Same arguments as :func:`blend_logits`. The image is scanned along its first spatial axis; after each row
+    of windows, the slices no later window reaches are normalised, turned into labels and dropped. The labels
+    equal the argmax of :func:`blend_logits` (same sums in the same order).
+
+    Returns:
+        ``(B, *S)`` labels on ``run.output_device``: ``uint8`` up to 256 classes, else ``int32``.
+    """
+    results = []
+    for b in range(image.shape[0]):
+        padded, pads = pad_to_roi(image[b : b + 1], roi)
+        grid = WindowGrid(padded.shape[2:], roi, overlap)
+        results.append(_crop(_stream_one(padded, grid, run), pads, 0))
+    return _stack(results)
+
+
+def _stack(results: list[torch.Tensor]) -> torch.Tensor:
+    """One tensor of the per-image results; a single image is not copied."""
+    return results[0].unsqueeze(0) if len(results) == 1 else torch.stack(results)
+
+
+def _window(origin: Sequence[int], roi: Sequence[int]) -> tuple[slice, ...]:
+    return tuple(slice(o, o + r) for o, r in zip(origin, roi, strict=True))
+
+
+def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.Tensor:
+    """Labels ``(*S)`` of one padded image ``(1, C, *S)``; the slab holds ``[origin, origin + roi[0])``."""
+    rows, depth = grid.starts[0], grid.roi[0]
+    labels: torch.Tensor | None = None
+    slab: torch.Tensor | None = None
+    origin = rows[0]
+    for row in rows:
+        if slab is not None and row > origin:
+            labels = _finish(slab, labels, grid, origin, row)
+            _shift(slab, row - origin)
+            origin = row
+        for start, logits in _run_windows(image, list(grid.windows([row])), grid, run):
+            if slab is None:
+                slab = torch.zeros((logits.shape[0], depth, *grid.size[1:]), device=run.output_device)
+            rows_in_slab = slice(start[0] - origin, start[0] - origin + depth)
+            slab[(slice(None), rows_in_slab, *_window(start[1:], grid.roi[1:]))] += logits
+    if slab is None:
+        raise RuntimeError("no window was run")
+    return _finish(slab, labels, grid, origin, grid.size[0])
+
+
+def _finish(slab: torch.Tensor, labels: torch.Tensor | None, grid: WindowGrid, origin: int, end: int) -> torch.Tensor:
+    """Write the labels of slices ``[origin, end)``, held at the start of ``slab``."""
+    if labels is None:
+        dtype = torch.uint8 if slab.shape[0] <= 256 else torch.int32
+        labels = torch.empty(grid.size, dtype=dtype, device=slab.device)
+    done = grid.normalize_(slab[:, : end - origin], origin, end)
+    for lo in range(0, end - origin, _ARGMAX_SLICES):  # a few slices at a time: the int64 argmax stays small
+        hi = min(lo + _ARGMAX_SLICES, end - origin)
+        labels[origin + lo : origin + hi] = done[:, lo:hi].argmax(0).to(labels.dtype)
+    return labels
+
+
+def _shift(slab: torch.Tensor, by: int) -> None:
+    """Move ``slab[:, by:]`` to the front (in place, in pieces of at most ``by`` slices) and zero the rest."""
+    depth = slab.shape[1]
+    for lo in range(0, depth - by, by):
+        hi = min(lo + by, depth - by)
+        slab[:, lo:hi].copy_(slab[:, lo + by : hi + by])
+    slab[:, max(depth - by, 0) :].zero_()
