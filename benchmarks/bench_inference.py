@@ -8,8 +8,12 @@ weighting, ``sw_batch_size`` 1 (MONAI's default) on both sides, network channels
   under ``torch.no_grad()`` as MONAI's evaluators run it (its weights are its own: the architecture differs);
 - ``monai_sw_our_net``: the same MONAI call with our ``AttentionUNet`` (fp32): same weights as ours, so it shows
   what the network alone gives and is the reference our labels are compared with;
-- ``ours_fp32``: :class:`attn_seg.inference.Predictor` in fp32;
-- ``ours``: the predictor as ``attn-seg predict`` runs it by default (``precision="auto"``: bf16 on this CPU).
+- ``monai_malloc``: ``monai`` with glibc's mmap threshold fixed as ``attn-seg predict`` fixes it
+  (:func:`attn_seg.inference.return_freed_memory`): what that process setting alone gives MONAI's path;
+- ``ours_fp32``: :meth:`attn_seg.inference.Predictor.labels` in fp32, with that process setting;
+- ``ours_default_malloc``: the predictor as ``attn-seg predict`` runs it (``precision="auto"``: bf16 on this CPU),
+  but with glibc's default malloc behaviour;
+- ``ours``: the predictor as ``attn-seg predict`` runs it: bf16, with the process setting.
 
 The input is a synthetic CT (``attn_seg.data.make_case``) resampled to the volume size and scaled to [0, 1].
 Weights are random with seed 0 (no trained checkpoint is shipped); ours and ``monai_sw_our_net`` share them.
@@ -45,7 +49,7 @@ import torch
 __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-ARMS = ["monai", "monai_sw_our_net", "ours_fp32", "ours"]
+ARMS = ["monai", "monai_malloc", "monai_sw_our_net", "ours_fp32", "ours_default_malloc", "ours"]
 CHANNELS, STRIDES, CLASSES, ROI = (16, 32, 64, 128), (2, 2, 2), 3, (96, 96, 96)
 SIZES = {"default": (192, 192, 160), "large": (512, 512, 200)}
 
@@ -64,7 +68,7 @@ def make_volume(size: tuple[int, ...]) -> torch.Tensor:
 def build(arm: str) -> torch.nn.Module:
     """The network of an arm, seed-0 weights, eval mode."""
     torch.manual_seed(0)
-    if arm == "monai":
+    if arm in ("monai", "monai_malloc"):
         from monai.networks.nets import AttentionUnet
 
         return AttentionUnet(3, 1, CLASSES, CHANNELS, STRIDES).eval()
@@ -94,6 +98,11 @@ def _predict_fn(arm: str, network: torch.nn.Module, sw_batch_size: int) -> Any:
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Predict the volume once in this process (after a one-window warm-up); time, memory, label map file."""
     torch.set_num_threads(spec["threads"])
+    if spec["arm"] in ("monai_malloc", "ours_fp32", "ours"):
+        sys.path.insert(0, str(ROOT))
+        from attn_seg.inference.memory import return_freed_memory
+
+        return_freed_memory()
     x = torch.from_numpy(np.load(spec["volume"]))
     predict = _predict_fn(spec["arm"], build(spec["arm"]), spec["sw_batch_size"])
     base_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # libraries, network and volume loaded
@@ -140,7 +149,7 @@ def measure(size_name: str, rounds: int, args: argparse.Namespace, tmp: Path) ->
     reference = np.load(tmp / f"{size_name}_monai_sw_our_net.npy")
     rows = []
     for arm in ARMS:
-        row = {"size": size_name, "shape": SIZES[size_name], "arm": arm, "runs": runs[arm]}
+        row: dict[str, Any] = {"size": size_name, "shape": SIZES[size_name], "arm": arm, "runs": runs[arm]}
         for key in ("time_s", "cpu_s", "voxels_per_s", "peak_rss_mb", "peak_growth_mb"):
             row[key] = statistics.median(run[key] for run in runs[arm])
         row["dice_vs_monai_sw_our_net"] = dice(np.load(tmp / f"{size_name}_{arm}.npy"), reference)

@@ -24,6 +24,7 @@ from attn_seg.inference import (
     load_model,
     predict_files,
     read_bundle,
+    return_freed_memory,
 )
 
 __all__ = ["add_parser", "run"]
@@ -79,6 +80,7 @@ def _predictor(args: argparse.Namespace, settings_roi: tuple[int, ...], network:
 
 def run(args: argparse.Namespace) -> int:
     """Segment every input; print a summary, and the failures on stderr. 0 when all succeeded, else 1."""
+    return_freed_memory()  # this process predicts: keep its peak resident memory near its live memory
     settings = read_bundle(find_bundle(args.bundle))
     images = list_inputs(args.input)
     out = Path(args.output).expanduser().absolute()

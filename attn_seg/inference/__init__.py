@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from attn_seg.inference.export import export_onnx, export_torchscript
 from attn_seg.inference.inputs import list_inputs
+from attn_seg.inference.memory import return_freed_memory
 from attn_seg.inference.models import OnnxModule, count_gates, load_model, read_state_dict
 from attn_seg.inference.pipeline import OutputOptions, RunReport, predict_file, predict_files
 from attn_seg.inference.predictor import PRECISIONS, Predictor, resolve_precision
@@ -30,4 +31,5 @@ __all__ = [
     "read_bundle",
     "read_state_dict",
     "resolve_precision",
+    "return_freed_memory",
 ]

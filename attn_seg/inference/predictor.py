@@ -10,7 +10,7 @@ import torch
 from monai.utils import look_up_option
 from torch import nn
 
-from attn_seg.inference.windows import WindowRun, blend_labels, blend_logits, window_weight
+from attn_seg.inference.windows import WindowRun, blend_labels, blend_logits, importance_map
 
 __all__ = ["PRECISIONS", "Predictor", "resolve_precision"]
 
@@ -71,12 +71,11 @@ class _WindowNetwork(nn.Module):
 class Predictor:
     """Predict whole images window by window, with a Gaussian-weighted blend of overlapping windows.
 
-    The windows lie on MONAI ``sliding_window_inference``'s grid with its Gaussian weighting (sigma
-    ``0.125 * roi``), but the loop is our own (:mod:`attn_seg.inference.windows`), for memory: the window
-    weight is computed once, the sum of the weights is kept as one vector per axis instead of a full-size
-    count map, and :meth:`labels` accumulates only the slab of the image that windows still overlap. The
-    network runs under autocast in ``precision``; windows are blended in float32. Our ``AttentionUNet``
-    runs channels-last, and without autograd it frees each skip as soon as it is used.
+    The windows lie on MONAI ``sliding_window_inference``'s grid with MONAI's Gaussian importance map
+    (computed once), but the loop is our own (:mod:`attn_seg.inference.windows`), for memory: :meth:`labels`
+    accumulates only the slab of the image that windows still overlap and returns ``uint8`` labels. The
+    network runs under autocast in ``precision``; windows are blended in float32. Our ``AttentionUNet`` runs
+    channels-last, and without autograd it frees each skip as soon as it is used and normalises in place.
 
     Args:
         network: a module mapping ``(B, C, *roi)`` to logits ``(B, K, *roi)`` (eager, TorchScript or
@@ -120,7 +119,7 @@ class Predictor:
         self.output_device = torch.device(output_device) if output_device is not None else self.device
         self.precision = resolve_precision(precision, self.device)
         self.flips = _flip_sets(tta_axes, len(self.roi_size))
-        self.weight_map = window_weight(self.roi_size).to(self.device)  # computed once, used by every call
+        self.weight_map = importance_map(self.roi_size, self.device)  # computed once, used by every call
 
     def _check(self, image: torch.Tensor) -> None:
         if image.dim() != len(self.roi_size) + 2:

@@ -1,15 +1,12 @@
-"""The sliding-window loop behind :class:`~attn_seg.inference.Predictor`: window grid, separable Gaussian blend,
-and a streaming label map.
+"""The sliding-window loop behind :class:`~attn_seg.inference.Predictor`: MONAI's window grid and Gaussian
+weights, and a streaming label map.
 
-Windows lie on the grid MONAI's ``sliding_window_inference`` uses (``int(roi * (1 - overlap))`` apart, the last
-one flush with the end; images smaller than the window are zero-padded symmetrically). Two things differ, both
-for memory:
-
-- the Gaussian weight of a window is a product of 1D Gaussians (sigma ``0.125 * roi``, as MONAI's), and the
-  windows form a Cartesian grid, so the sum of the weights at a voxel is a product of 1D sums: no full-size
-  count map is kept;
-- :func:`blend_labels` streams along the axis with the most window positions: only the slab that windows still
-  overlap is accumulated in float32, finished slices become labels at once.
+Windows lie on the grid of MONAI's ``sliding_window_inference`` (``int(roi * (1 - overlap))`` apart, the last
+one flush with the end; images smaller than the window are zero-padded symmetrically) and are weighted by
+MONAI's ``compute_importance_map`` (Gaussian, sigma ``0.125 * roi``, clamped at 1e-3), so blends agree with
+MONAI's up to float32 summation order. What differs is memory: :func:`blend_labels` scans the image along its
+first axis and accumulates only the slab that windows still overlap (weighted logits and the weight sum, in
+float32); finished slices become ``uint8`` labels at once.
 """
 
 from __future__ import annotations
@@ -19,8 +16,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from monai.data.utils import compute_importance_map
 
-__all__ = ["WindowGrid", "WindowRun", "blend_labels", "blend_logits", "gaussian_1d", "window_starts", "window_weight"]
+__all__ = ["WindowGrid", "WindowRun", "blend_labels", "blend_logits", "importance_map", "window_starts"]
 
 #: Slices turned into labels per argmax call.
 _ARGMAX_SLICES = 8
@@ -38,6 +36,11 @@ class WindowRun:
     device: torch.device
     output_device: torch.device
     weight: torch.Tensor
+
+
+def importance_map(roi: Sequence[int], device: torch.device | str = "cpu") -> torch.Tensor:
+    """The weight of one window, ``(*roi)``: MONAI's Gaussian importance map (sigma ``0.125 * roi``, >= 1e-3)."""
+    return compute_importance_map(tuple(roi), mode="gaussian", sigma_scale=0.125, device=device)
 
 
 def window_starts(size: int, roi: int, overlap: float) -> list[int]:
@@ -58,15 +61,8 @@ def window_starts(size: int, roi: int, overlap: float) -> list[int]:
     return sorted({min(d * interval, size - roi) for d in range(count)})
 
 
-def gaussian_1d(roi: int, sigma_scale: float = 0.125) -> torch.Tensor:
-    """Gaussian weights over a window of ``roi`` voxels, 1 at the centre, sigma ``sigma_scale * roi``."""
-    centre = (roi - 1) / 2.0
-    sigma = max(sigma_scale * roi, 1e-3)
-    return torch.exp(-0.5 * ((torch.arange(roi, dtype=torch.float64) - centre) / sigma) ** 2).float()
-
-
 class WindowGrid:
-    """The windows over one image: per-axis starts, 1D weights and 1D weight sums.
+    """The windows over one image: the starts along each axis (their Cartesian product is the window set).
 
     Args:
         size: spatial size of the (padded) image, at least ``roi`` per axis.
@@ -77,36 +73,11 @@ class WindowGrid:
     def __init__(self, size: Sequence[int], roi: Sequence[int], overlap: float) -> None:
         self.size, self.roi = tuple(size), tuple(roi)
         self.starts = [window_starts(s, r, overlap) for s, r in zip(self.size, self.roi, strict=True)]
-        self.weights = [gaussian_1d(r) for r in self.roi]
-        self.sums = []
-        for starts, weight, size_d in zip(self.starts, self.weights, self.size, strict=True):
-            total = torch.zeros(size_d)
-            for start in starts:
-                total[start : start + weight.numel()] += weight
-            self.sums.append(total)
-
-    def normalize_(self, blended: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
-        """Divide ``(K, *S')``, the weighted sums over ``[lo, hi)`` along the first axis (the whole image along
-        the others), by the sum of the weights, in place, one axis at a time (no full-size weight map)."""
-        for d, total in enumerate(self.sums):
-            part = total[lo:hi] if d == 0 else total
-            shape = [1] * blended.dim()
-            shape[d + 1] = -1
-            blended.mul_(part.reciprocal().view(shape).to(blended.device))
-        return blended
 
     def windows(self, first: Sequence[int] | None = None) -> Iterator[tuple[int, ...]]:
         """Window origins in C order (the first axis slowest); ``first`` restricts the first axis's starts."""
         axes = [list(first) if first is not None else self.starts[0], *self.starts[1:]]
         yield from _product(axes)
-
-
-def window_weight(roi: Sequence[int]) -> torch.Tensor:
-    """The Gaussian weight of one window, ``(*roi)``: the outer product of :func:`gaussian_1d` per axis."""
-    out = gaussian_1d(roi[0])
-    for r in roi[1:]:
-        out = out[..., None] * gaussian_1d(r)
-    return out
 
 
 def _product(axes: list[list[int]]) -> Iterator[tuple[int, ...]]:
@@ -152,6 +123,12 @@ def _run_windows(
             yield origin, logits.mul_(run.weight.to(logits.device)).to(run.output_device)
 
 
+def _add(acc: torch.Tensor, region: tuple[slice, ...], logits: torch.Tensor, weight: torch.Tensor) -> None:
+    """Add weighted logits ``(K, *roi)`` to ``acc[:K]`` and the weight to the weight-sum channel ``acc[K]``."""
+    acc[(slice(0, -1), *region)] += logits
+    acc[-1][region] += weight
+
+
 def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
     """Gaussian-blended window logits over whole images.
 
@@ -165,17 +142,18 @@ def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: W
         ``(B, K, *S)`` float32 on ``run.output_device``.
     """
     results = []
+    weight = run.weight.to(run.output_device)
     for b in range(image.shape[0]):
         padded, pads = pad_to_roi(image[b : b + 1], roi)
         grid = WindowGrid(padded.shape[2:], roi, overlap)
-        out: torch.Tensor | None = None
+        acc: torch.Tensor | None = None  # K channels of weighted logits, then the sum of the weights
         for origin, logits in _run_windows(padded, list(grid.windows()), grid, run):
-            if out is None:
-                out = torch.zeros((logits.shape[0], *grid.size), device=run.output_device)
-            out[(slice(None), *_window(origin, grid.roi))] += logits
-        if out is None:
+            if acc is None:
+                acc = torch.zeros((logits.shape[0] + 1, *grid.size), device=run.output_device)
+            _add(acc, _window(origin, grid.roi), logits, weight)
+        if acc is None:
             raise RuntimeError("no window was run")
-        results.append(_crop(grid.normalize_(out, 0, grid.size[0]), pads, 1))
+        results.append(_crop(acc[:-1].div_(acc[-1:]), pads, 1))
     return _stack(results)
 
 
@@ -209,8 +187,9 @@ def _window(origin: Sequence[int], roi: Sequence[int]) -> tuple[slice, ...]:
 def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.Tensor:
     """Labels ``(*S)`` of one padded image ``(1, C, *S)``; the slab holds ``[origin, origin + roi[0])``."""
     rows, depth = grid.starts[0], grid.roi[0]
+    weight = run.weight.to(run.output_device)
     labels: torch.Tensor | None = None
-    slab: torch.Tensor | None = None
+    slab: torch.Tensor | None = None  # K channels of weighted logits, then the sum of the weights
     origin = rows[0]
     for row in rows:
         if slab is not None and row > origin:
@@ -219,9 +198,9 @@ def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.
             origin = row
         for start, logits in _run_windows(image, list(grid.windows([row])), grid, run):
             if slab is None:
-                slab = torch.zeros((logits.shape[0], depth, *grid.size[1:]), device=run.output_device)
+                slab = torch.zeros((logits.shape[0] + 1, depth, *grid.size[1:]), device=run.output_device)
             rows_in_slab = slice(start[0] - origin, start[0] - origin + depth)
-            slab[(slice(None), rows_in_slab, *_window(start[1:], grid.roi[1:]))] += logits
+            _add(slab, (rows_in_slab, *_window(start[1:], grid.roi[1:])), logits, weight)
     if slab is None:
         raise RuntimeError("no window was run")
     return _finish(slab, labels, grid, origin, grid.size[0])
@@ -230,12 +209,12 @@ def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.
 def _finish(slab: torch.Tensor, labels: torch.Tensor | None, grid: WindowGrid, origin: int, end: int) -> torch.Tensor:
     """Write the labels of slices ``[origin, end)``, held at the start of ``slab``."""
     if labels is None:
-        dtype = torch.uint8 if slab.shape[0] <= 256 else torch.int32
+        dtype = torch.uint8 if slab.shape[0] - 1 <= 256 else torch.int32
         labels = torch.empty(grid.size, dtype=dtype, device=slab.device)
-    done = grid.normalize_(slab[:, : end - origin], origin, end)
-    for lo in range(0, end - origin, _ARGMAX_SLICES):  # a few slices at a time: the int64 argmax stays small
-        hi = min(lo + _ARGMAX_SLICES, end - origin)
-        labels[origin + lo : origin + hi] = done[:, lo:hi].argmax(0).to(labels.dtype)
+    for lo in range(origin, end, _ARGMAX_SLICES):  # a few slices at a time: the int64 argmax stays small
+        hi = min(lo + _ARGMAX_SLICES, end)
+        done = slab[:, lo - origin : hi - origin]
+        labels[lo:hi] = done[:-1].div_(done[-1:]).argmax(0).to(labels.dtype)
     return labels
 
 

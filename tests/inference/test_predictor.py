@@ -128,3 +128,17 @@ def test_gpu_windows_with_cpu_output() -> None:
     logits, _ = predictor.logits(torch.randn(1, 1, 40, 35, 20))
     assert logits.device.type == "cpu"
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize(("size", "roi", "overlap"), BLEND_CASES)
+def test_blend_equals_monais_sliding_window_inference(
+    size: tuple[int, ...], roi: tuple[int, ...], overlap: float
+) -> None:
+    from monai.inferers import sliding_window_inference
+
+    net = _net(len(size))
+    x = torch.randn(1, 1, *size)
+    ours, _ = Predictor(net, roi, overlap=overlap, precision="fp32").logits(x)
+    with torch.no_grad():
+        theirs = sliding_window_inference(x, roi, 1, net, overlap=overlap, mode="gaussian")
+    torch.testing.assert_close(ours, torch.as_tensor(theirs), atol=1e-5, rtol=1e-5)

@@ -1,0 +1,45 @@
+"""Process-level memory setting for prediction runs: hand freed memory back to the operating system.
+
+glibc's ``malloc`` raises its mmap threshold each time a large block is freed (up to 32 MiB), after which the
+full-resolution activations of every window (tens of MiB each) come from the heap, whose freed holes stay
+resident. Fixing the threshold keeps such blocks memory-mapped, so they return to the system when freed and a
+long prediction run's peak resident memory stays near its live memory (measured in
+``benchmarks/bench_inference.py``). It changes the whole process, so the ``attn-seg predict`` command sets it,
+not the :class:`~attn_seg.inference.Predictor` class.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+__all__ = ["MMAP_THRESHOLD", "return_freed_memory"]
+
+#: Blocks from this size up are memory-mapped (glibc's own default, kept fixed instead of rising).
+MMAP_THRESHOLD = 128 * 1024
+_M_MMAP_THRESHOLD = -3  # mallopt parameter number, from glibc's malloc.h
+
+
+def return_freed_memory(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold at ``threshold`` bytes for this process.
+
+    Args:
+        threshold: allocations of at least this many bytes are memory-mapped (and unmapped when freed).
+
+    Returns:
+        Whether the setting took effect: ``False`` where the C library is not glibc (nothing is changed).
+
+    Raises:
+        ValueError: when ``threshold`` is not positive.
+    """
+    if threshold <= 0:
+        raise ValueError(f"`threshold` must be positive, got {threshold}")
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt; macOS's libc differs)
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
