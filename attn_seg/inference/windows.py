@@ -5,8 +5,8 @@ Windows lie on the grid of MONAI's ``sliding_window_inference`` (``int(roi * (1 
 one flush with the end; images smaller than the window are zero-padded symmetrically) and are weighted by
 MONAI's ``compute_importance_map`` (Gaussian, sigma ``0.125 * roi``, clamped at 1e-3), so blends agree with
 MONAI's up to float32 summation order. What differs is memory: :func:`blend_labels` scans the image along its
-first axis and accumulates only the slab that windows still overlap (weighted logits and the weight sum, in
-float32); finished slices become ``uint8`` labels at once.
+first axis and accumulates only the slab that windows still overlap (weighted logits in float32; the weight sum
+is not needed for an argmax); finished slices become ``uint8`` labels at once.
 """
 
 from __future__ import annotations
@@ -161,8 +161,9 @@ def blend_labels(image: torch.Tensor, roi: Sequence[int], overlap: float, run: W
     """Label map (argmax over classes of the blended logits), accumulating only the slab windows still overlap.
 
     Same arguments as :func:`blend_logits`. The image is scanned along its first spatial axis; after each row
-    of windows, the slices no later window reaches are normalised, turned into labels and dropped. The labels
-    equal the argmax of :func:`blend_logits` (same sums in the same order).
+    of windows, the slices no later window reaches are turned into labels and dropped. The labels are the argmax
+    of :func:`blend_logits` (the same sums in the same order, before the division by the weight sum, which is
+    common to all classes: only a tie within float32 rounding could come out differently).
 
     Returns:
         ``(B, *S)`` labels on ``run.output_device``: ``uint8`` up to 256 classes, else ``int32``.
@@ -185,11 +186,14 @@ def _window(origin: Sequence[int], roi: Sequence[int]) -> tuple[slice, ...]:
 
 
 def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.Tensor:
-    """Labels ``(*S)`` of one padded image ``(1, C, *S)``; the slab holds ``[origin, origin + roi[0])``."""
+    """Labels ``(*S)`` of one padded image ``(1, C, *S)``; the slab holds ``[origin, origin + roi[0])``.
+
+    Only the weighted logits are summed: the sum of the weights is one positive number per voxel, the same for
+    every class, so dividing by it cannot change which class is largest.
+    """
     rows, depth = grid.starts[0], grid.roi[0]
-    weight = run.weight.to(run.output_device)
     labels: torch.Tensor | None = None
-    slab: torch.Tensor | None = None  # K channels of weighted logits, then the sum of the weights
+    slab: torch.Tensor | None = None  # the weighted logits of [origin, origin + depth)
     origin = rows[0]
     for row in rows:
         if slab is not None and row > origin:
@@ -198,9 +202,9 @@ def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.
             origin = row
         for start, logits in _run_windows(image, list(grid.windows([row])), grid, run):
             if slab is None:
-                slab = torch.zeros((logits.shape[0] + 1, depth, *grid.size[1:]), device=run.output_device)
+                slab = torch.zeros((logits.shape[0], depth, *grid.size[1:]), device=run.output_device)
             rows_in_slab = slice(start[0] - origin, start[0] - origin + depth)
-            _add(slab, (rows_in_slab, *_window(start[1:], grid.roi[1:])), logits, weight)
+            slab[(slice(None), rows_in_slab, *_window(start[1:], grid.roi[1:]))] += logits
     if slab is None:
         raise RuntimeError("no window was run")
     return _finish(slab, labels, grid, origin, grid.size[0])
@@ -209,12 +213,11 @@ def _stream_one(image: torch.Tensor, grid: WindowGrid, run: WindowRun) -> torch.
 def _finish(slab: torch.Tensor, labels: torch.Tensor | None, grid: WindowGrid, origin: int, end: int) -> torch.Tensor:
     """Write the labels of slices ``[origin, end)``, held at the start of ``slab``."""
     if labels is None:
-        dtype = torch.uint8 if slab.shape[0] - 1 <= 256 else torch.int32
+        dtype = torch.uint8 if slab.shape[0] <= 256 else torch.int32
         labels = torch.empty(grid.size, dtype=dtype, device=slab.device)
     for lo in range(origin, end, _ARGMAX_SLICES):  # a few slices at a time: the int64 argmax stays small
         hi = min(lo + _ARGMAX_SLICES, end)
-        done = slab[:, lo - origin : hi - origin]
-        labels[lo:hi] = done[:-1].div_(done[-1:]).argmax(0).to(labels.dtype)
+        labels[lo:hi] = slab[:, lo - origin : hi - origin].argmax(0).to(labels.dtype)
     return labels
 
 
