@@ -11,6 +11,7 @@ is not needed for an argmax); finished slices become ``uint8`` labels at once.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -77,16 +78,7 @@ class WindowGrid:
     def windows(self, first: Sequence[int] | None = None) -> Iterator[tuple[int, ...]]:
         """Window origins in C order (the first axis slowest); ``first`` restricts the first axis's starts."""
         axes = [list(first) if first is not None else self.starts[0], *self.starts[1:]]
-        yield from _product(axes)
-
-
-def _product(axes: list[list[int]]) -> Iterator[tuple[int, ...]]:
-    if not axes:
-        yield ()
-        return
-    for start in axes[0]:
-        for rest in _product(axes[1:]):
-            yield (start, *rest)
+        yield from itertools.product(*axes)
 
 
 def pad_to_roi(image: torch.Tensor, roi: Sequence[int]) -> tuple[torch.Tensor, list[tuple[int, int]]]:

@@ -198,7 +198,8 @@ class AttentionDecoder(nn.Module):
             attention maps of the gated levels, finest first, each ``(B, heads, *S_k)`` at its level's size.
 
         Without autograd (inference; not when scripted, traced or exported) ``features`` is consumed: each skip
-        is popped from the list, gated in place and freed once its level is decoded, and the norms work in place.
+        is popped from the list, gated straight into the concatenation (or in place) and freed once its level is
+        decoded, and the norms work in place.
         A 96^3 window's peak memory drops by about half (bf16, channels ``(16, 32, 64, 128)``).
         """
         if not torch.jit.is_scripting():  # noqa: SIM102 (a static branch: TorchScript does not compile its body)
