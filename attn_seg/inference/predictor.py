@@ -153,8 +153,8 @@ class Predictor:
     def labels(self, image: torch.Tensor) -> torch.Tensor:
         """The label map (argmax over classes) of a batch of whole images, with the least memory.
 
-        Equal to ``logits(image)[0].argmax(1)``, but only the slab of the image that windows still overlap is
-        accumulated in float32 (see :func:`~attn_seg.inference.windows.blend_labels`).
+        The argmax of ``logits(image)[0]`` (up to ties within float32 rounding), but only the slab of the image
+        that windows still overlap is accumulated in float32 (see :func:`~attn_seg.inference.windows.blend_labels`).
 
         Args:
             image: ``(B, C, *S)``.
