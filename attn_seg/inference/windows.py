@@ -133,11 +133,9 @@ def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: W
     Returns:
         ``(B, K, *S)`` float32 on ``run.output_device``.
     """
-    results = []
     weight = run.weight.to(run.output_device)
-    for b in range(image.shape[0]):
-        padded, pads = pad_to_roi(image[b : b + 1], roi)
-        grid = WindowGrid(padded.shape[2:], roi, overlap)
+
+    def blend_one(padded: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
         acc: torch.Tensor | None = None  # K channels of weighted logits, then the sum of the weights
         for origin, logits in _run_windows(padded, list(grid.windows()), grid, run):
             if acc is None:
@@ -145,8 +143,9 @@ def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: W
             _add(acc, _window(origin, grid.roi), logits, weight)
         if acc is None:
             raise RuntimeError("no window was run")
-        results.append(_crop(acc[:-1].div_(acc[-1:]), pads, 1))
-    return _stack(results)
+        return acc[:-1].div_(acc[-1:])
+
+    return _each_image(image, roi, overlap, blend_one, channel_dims=1)
 
 
 def blend_labels(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
@@ -160,16 +159,22 @@ def blend_labels(image: torch.Tensor, roi: Sequence[int], overlap: float, run: W
     Returns:
         ``(B, *S)`` labels on ``run.output_device``: ``uint8`` up to 256 classes, else ``int32``.
     """
+    return _each_image(image, roi, overlap, lambda padded, grid: _stream_one(padded, grid, run), channel_dims=0)
+
+
+def _each_image(
+    image: torch.Tensor,
+    roi: Sequence[int],
+    overlap: float,
+    blend: Callable[[torch.Tensor, WindowGrid], torch.Tensor],
+    channel_dims: int,
+) -> torch.Tensor:
+    """Pad each image of ``(B, C, *S)`` to the window, ``blend`` it over its grid, crop the padding off, and
+    stack the results (a single image is not copied); ``channel_dims`` leading dims precede the spatial ones."""
     results = []
     for b in range(image.shape[0]):
         padded, pads = pad_to_roi(image[b : b + 1], roi)
-        grid = WindowGrid(padded.shape[2:], roi, overlap)
-        results.append(_crop(_stream_one(padded, grid, run), pads, 0))
-    return _stack(results)
-
-
-def _stack(results: list[torch.Tensor]) -> torch.Tensor:
-    """One tensor of the per-image results; a single image is not copied."""
+        results.append(_crop(blend(padded, WindowGrid(padded.shape[2:], roi, overlap)), pads, channel_dims))
     return results[0].unsqueeze(0) if len(results) == 1 else torch.stack(results)
 
 
