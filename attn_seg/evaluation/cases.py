@@ -79,7 +79,10 @@ def case_name(path: str | os.PathLike[str]) -> str:
 def _images(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{what} folder {folder} does not exist")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(READABLE_SUFFIXES))
+    return sorted(  # hidden names: temporary files of an interrupted ``attn-seg predict`` run, editors' files
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(READABLE_SUFFIXES)
+    )
 
 
 def _predictions(pred_dir: Path) -> dict[str, Path]:

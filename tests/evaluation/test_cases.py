@@ -47,6 +47,14 @@ def test_pairs_by_name_with_images_and_attention(tmp_path: Path) -> None:
     assert case_name("y.png") == "y"
 
 
+def test_hidden_files_are_not_cases(tmp_path: Path) -> None:
+    pred, labels = _folders(tmp_path)
+    # what a predict run killed while writing leaves behind
+    shutil.copy(pred / "a_seg.nii.gz", pred / ".partial-4242-c_seg.nii.gz")
+    shutil.copy(labels / "a.nii.gz", labels / "._a.nii.gz")
+    assert [c.case for c in pair_cases(pred, labels)] == ["a", "b"]
+
+
 def test_plain_case_names_pair_and_png_labels_work(tmp_path: Path) -> None:
     mask = np.zeros((6, 7), dtype=np.uint8)
     mask[2:4, 1:5] = 1

@@ -37,6 +37,11 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, encoding="utf-8", errors="replace", check=False)
 
 
+def _segmentations(out: Path) -> list[Path]:
+    """Segmentations under their real names; pathlib's ``*`` also matches the hidden ``.partial-...`` files."""
+    return sorted(p for p in out.glob("*_seg.nii.gz") if not p.name.startswith("."))
+
+
 def test_kill_mid_folder_leaves_no_partial_files_and_rerun_completes(tmp_path: Path) -> None:
     bundle = write_tiny_bundle(tmp_path / "bundle")
     images = _cases(tmp_path / "in", 8)
@@ -45,13 +50,13 @@ def test_kill_mid_folder_leaves_no_partial_files_and_rerun_completes(tmp_path: P
     cmd = _command(bundle, tmp_path / "in", out, "--tta", "--save-probs")
     child = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while child.poll() is None and not list(out.glob("*_seg.nii.gz")):
+        while child.poll() is None and not _segmentations(out):
             time.sleep(0.02)
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.wait()
     assert child.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    finished = sorted(out.glob("*_seg.nii.gz"))
+    finished = _segmentations(out)
     assert 1 <= len(finished) < len(images)
     for path in out.iterdir():  # every file under a real name is complete
         if not path.name.startswith("."):
