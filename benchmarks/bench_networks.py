@@ -15,6 +15,12 @@ Usage::
     python benchmarks/bench_networks.py --quick          # smoke run, small inputs
     python benchmarks/bench_networks.py --device cuda    # on a GPU
     python benchmarks/bench_networks.py --ablation       # also ours with each speed choice undone (3D)
+    python benchmarks/bench_networks.py --compile        # also training steps under torch.compile (3D)
+
+``--compile`` adds ``ours_compiled`` and ``monai_attention_unet_compiled``: the same models wrapped in
+``torch.compile(dynamic=False)`` (inductor: fused norm, activation and element-wise kernels) for the training step
+only, as ``SupervisedTrainer(compile=True)`` runs them; the inference forward stays eager (``attn-seg predict``
+does not compile). The untimed warm-up step includes the compilation; its time is reported as "1st step".
 
 Results go to ``benchmarks/results/networks_<device>[_quick].json`` and ``.md``.
 """
@@ -48,11 +54,17 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ours_full_res_2": {"full_res_units": 2},
     "ours_contiguous": {"channels_last": False},
     "ours_reference_like": {"gate_output_transform": True, "full_res_units": 2, "channels_last": False},
+    "ours_finest_ungated": {"gated_levels": (1, 2, 3)},
 }
+#: models measured compiled (training step only) with ``--compile``
+COMPILED = ["ours_compiled", "monai_attention_unet_compiled"]
+COMPILED_SUFFIX = "_compiled"
 
 
 def build_model(name: str, config: dict[str, Any]) -> torch.nn.Module:
-    """Build a benchmarked model (1 input channel, 2 classes, strides 2) by its name."""
+    """Build a benchmarked model (1 input channel, 2 classes, strides 2) by its name (``*_compiled``: the eager
+    model; :func:`run_worker` compiles it)."""
+    name = name.removesuffix(COMPILED_SUFFIX)
     dims, channels = config["spatial_dims"], config["channels"]
     strides = (2,) * (len(channels) - 1)
     if name.startswith("ours"):
@@ -95,18 +107,21 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(0)
     model = build_model(spec["model"], config).to(device)
     model.train(spec["mode"] == "train")
+    runner = torch.compile(model, dynamic=False) if spec["model"].endswith(COMPILED_SUFFIX) else model
     x = torch.randn(config["batch"], 1, *([config["size"]] * config["spatial_dims"]), device=device)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         base_cuda = torch.cuda.memory_allocated(device)
-    times, cpu_times = [], []
-    for i in range(spec["repeats"] + 1):  # the first run warms up (allocator, oneDNN primitives)
+    times, cpu_times, first = [], [], 0.0
+    for i in range(spec["repeats"] + 1):  # the first run warms up (allocator, oneDNN primitives, compilation)
         _sync(device)
         start, cpu_start = time.perf_counter(), time.process_time()
-        _step(model, x, spec["mode"], spec["precision"] == "bf16")
+        _step(runner, x, spec["mode"], spec["precision"] == "bf16")
         _sync(device)
-        if i:
+        if not i:
+            first = time.perf_counter() - start
+        else:
             times.append(time.perf_counter() - start)
             cpu_times.append(time.process_time() - cpu_start)
     if device.type == "cuda":
@@ -118,6 +133,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "times_s": times,
         "cpu_time_s": statistics.median(cpu_times),
         "peak_mb": peak_mb,
+        "first_s": first,
     }
 
 
@@ -167,8 +183,9 @@ def _markdown(results: dict[str, Any]) -> str:
         f"Matmul peak: fp32 {results['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {results['peak_gflops']['bf16']:.0f}.",
         "",
         "| config | model | precision | params (M) | GFLOP fwd | fwd (s) | fwd+bwd (s) | fwd+bwd CPU s/run "
-        "| peak fwd+bwd (MB) | fwd GFLOP/s (% peak) | fwd+bwd vs MONAI AttU | mem vs MONAI AttU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| peak fwd+bwd (MB) | fwd GFLOP/s (% peak) | fwd+bwd vs MONAI AttU | mem vs MONAI AttU "
+        "| 1st fwd+bwd (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results["rows"]:
         lines.append(
@@ -176,9 +193,15 @@ def _markdown(results: dict[str, Any]) -> str:
             f"| {row.get('forward_s', float('nan')):.3f} | {row.get('train_s', float('nan')):.3f} "
             f"| {row.get('train_cpu_s', float('nan')):.3f} | {row.get('train_peak_mb', float('nan')):.0f} "
             f"| {row.get('gflops', float('nan')):.0f} ({row.get('pct_peak', float('nan')):.0f} %) "
-            f"| {row.get('train_ratio', float('nan')):.2f}x | {row.get('mem_ratio', float('nan')):.2f}x |"
+            f"| {row.get('train_ratio', float('nan')):.2f}x | {row.get('mem_ratio', float('nan')):.2f}x "
+            f"| {row.get('train_first_s', float('nan')):.1f} |"
         )
-    lines += ["", "Ratios compare with MONAI AttentionUnet in the same config and precision.", ""]
+    lines += [
+        "",
+        "Ratios compare with MONAI AttentionUnet (eager) in the same config and precision. `*_compiled`: training "
+        "step under `torch.compile`; its 1st step includes the compilation.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -198,6 +221,7 @@ def _add_ratios(rows: list[dict[str, Any]]) -> None:
             row["train_ratio"] = row["train_s"] / reference["train_s"]
             row["train_cpu_ratio"] = row["train_cpu_s"] / reference["train_cpu_s"]
             row["mem_ratio"] = row["train_peak_mb"] / reference["train_peak_mb"]
+        if reference and "forward_s" in row and "forward_s" in reference:
             row["forward_ratio"] = row["forward_s"] / reference["forward_s"]
 
 
@@ -206,7 +230,8 @@ def _measure(
 ) -> dict[str, dict[str, Any]]:
     """Interleave the models: ``rounds`` times, one fresh subprocess per model, so that a change in the
     machine's load during the run touches every model alike. Returns per model the medians over all runs."""
-    samples: dict[str, dict[str, list[float]]] = {m: {"time_s": [], "cpu_time_s": [], "peak_mb": []} for m in models}
+    keys = ("time_s", "cpu_time_s", "peak_mb", "first_s")
+    samples: dict[str, dict[str, list[float]]] = {m: {k: [] for k in keys} for m in models}
     errors: dict[str, str] = {}
     for _ in range(args.rounds):
         for model_name in models:
@@ -226,6 +251,7 @@ def _measure(
             samples[model_name]["time_s"] += measured["times_s"]
             samples[model_name]["cpu_time_s"].append(measured["cpu_time_s"])
             samples[model_name]["peak_mb"].append(measured["peak_mb"])
+            samples[model_name]["first_s"].append(measured["first_s"])
     return {
         m: {"error": errors[m]} if m in errors else {k: statistics.median(v) for k, v in samples[m].items()}
         for m in models
@@ -244,17 +270,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             config["size"] = QUICK_SIZES[config_name]
         for precision in args.precisions:
             models = MODELS + (list(ABLATIONS) if args.ablation and config_name == "3d" and precision == "fp32" else [])
-            by_mode = {mode: _measure(args, config, models, precision, mode) for mode in ("forward", "train")}
-            for model_name in models:
+            compiled = COMPILED if args.compile and config_name == "3d" else []
+            by_mode = {
+                "forward": _measure(args, config, models, precision, "forward"),
+                "train": _measure(args, config, models + compiled, precision, "train"),
+            }
+            for model_name in models + compiled:
                 row: dict[str, Any] = {"config": config_name, "model": model_name, "precision": precision}
                 row.update(count(model_name, config))
                 for mode, measured in by_mode.items():
+                    if model_name not in measured:
+                        continue
                     if "error" in measured[model_name]:
                         row[f"{mode}_error"] = measured[model_name]["error"]
                         continue
                     row[f"{mode}_s"] = measured[model_name]["time_s"]
                     row[f"{mode}_cpu_s"] = measured[model_name]["cpu_time_s"]
                     row[f"{mode}_peak_mb"] = measured[model_name]["peak_mb"]
+                    row[f"{mode}_first_s"] = measured[model_name]["first_s"]
                 if "forward_s" in row:
                     row["gflops"] = row["gflop"] / row["forward_s"]
                     row["pct_peak"] = 100 * row["gflops"] / peaks[precision]
@@ -290,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", nargs="+", default=["3d", "2d"], choices=list(CONFIGS))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--ablation", action="store_true", help="also ours with each speed choice undone")
+    parser.add_argument("--compile", action="store_true", help="also training steps under torch.compile (3D)")
+    parser.add_argument("--stem", default=None, help="results file name (default networks_<device>[_quick])")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -302,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     args.repeats = args.repeats or (1 if args.quick else 2)
     results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"networks_{args.device}" + ("_quick" if args.quick else "")
+    stem = args.stem or f"networks_{args.device}" + ("_quick" if args.quick else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(_markdown(results))
     print(_markdown(results))

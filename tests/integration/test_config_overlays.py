@@ -39,7 +39,8 @@ def _merged(bundle: str, overlay: Path) -> ConfigParser:
 
 def test_overlays_exist() -> None:
     assert len(OVERLAYS) >= 20
-    assert {"datasets", "losses", "precision", "experiments", "network"} <= {p.parent.name for p in OVERLAYS}
+    folders = {p.parent.name for p in OVERLAYS}
+    assert {"datasets", "losses", "precision", "experiments", "network", "hardware"} <= folders
 
 
 @pytest.mark.parametrize(
