@@ -16,6 +16,7 @@ from attn_seg.engines.checkpoint import (
     latest_checkpoint,
     resume_checkpoint,
 )
+from attn_seg.engines.flags import check_flag, compile_flag
 from attn_seg.engines.handlers import EarlyStopOnValidation, PerClassMetrics
 from attn_seg.engines.history import TrainingHistory
 from attn_seg.engines.losses import LOSSES, build_loss
@@ -44,6 +45,8 @@ __all__ = [
     "build_optimizer",
     "build_scheduler",
     "bundle_workflow",
+    "check_flag",
+    "compile_flag",
     "latest_checkpoint",
     "resume_checkpoint",
     "uses_engine_amp",

@@ -23,6 +23,8 @@ from ignite.handlers.checkpoint import BaseSaveHandler
 from monai.handlers import CheckpointLoader, CheckpointSaver
 from monai.transforms import Randomizable, Transform
 
+from attn_seg.engines.flags import check_flag
+
 __all__ = [
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
@@ -242,12 +244,15 @@ def latest_checkpoint(ckpt_dir: str | os.PathLike[str]) -> str | None:
     return str(max(found)[1]) if found else None
 
 
-def resume_checkpoint(ckpt_dir: str | os.PathLike[str], resume: bool, guarded: Sequence[str] = ("model.pt",)) -> str:
+def resume_checkpoint(
+    ckpt_dir: str | os.PathLike[str], resume: bool | str, guarded: Sequence[str] = ("model.pt",)
+) -> str:
     """The checkpoint a training run starts from, after checking that nothing of an earlier run is overwritten.
 
     Args:
         ckpt_dir: the run's checkpoint folder.
-        resume: continue from the latest checkpoint there.
+        resume: continue from the latest checkpoint there (a bool, or ``"true"``/``"false"`` as given on the command
+            line; see :func:`~attn_seg.engines.check_flag`).
         guarded: other files a fresh run would overwrite.
 
     Returns:
@@ -257,7 +262,9 @@ def resume_checkpoint(ckpt_dir: str | os.PathLike[str], resume: bool, guarded: S
     Raises:
         FileNotFoundError: ``resume`` is set but ``ckpt_dir`` holds no ``checkpoint_epoch=N.pt``.
         FileExistsError: ``resume`` is not set but ``ckpt_dir`` holds an earlier run's checkpoints.
+        ValueError: ``resume`` is not a flag.
     """
+    resume = check_flag("resume", resume)
     if idist.get_rank() == 0 and Path(ckpt_dir).is_dir():  # temporaries of a write that was killed half-way
         for stale in Path(ckpt_dir).glob(".*.tmp"):
             stale.unlink(missing_ok=True)
