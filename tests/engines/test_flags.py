@@ -55,3 +55,21 @@ def test_compile_is_accepted_in_utf8_mode_with_a_compiler() -> None:
     proc = _compile_flag_in({"PYTHONUTF8": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("bundle", ["attention_unet_3d_ct", "attention_unet_3d_mri", "attention_unet_2d"])
+def test_bundles_read_command_line_strings_as_flags(bundle: str) -> None:
+    from monai.bundle import ConfigParser
+    from monai.losses import DeepSupervisionLoss
+
+    from attn_seg.bundles import find_bundle
+
+    parser = ConfigParser()
+    parser.read_config(str(find_bundle(bundle) / "configs" / "train.json"))
+    parser.update({"deep_supervision": "true", "device": "$torch.device('cpu')"})  # as `--deep_supervision true`
+    assert parser.get_parsed_content("network_def").deep_supervision is True
+    assert isinstance(parser.get_parsed_content("loss"), DeepSupervisionLoss)
+    parser.update({"deep_supervision": "ture"})
+    with pytest.raises(RuntimeError) as info:
+        parser.get_parsed_content("network_def", lazy=False)
+    assert "`deep_supervision` must be true or false, got 'ture'" in str(info.value.__cause__)
