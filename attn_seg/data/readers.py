@@ -37,6 +37,7 @@ __all__ = [
     "ImageHeader",
     "ImageReadError",
     "MedicalImageReader",
+    "image_files",
     "is_readable",
     "read_header",
     "read_image",
@@ -111,6 +112,15 @@ def is_readable(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` has an image file ending the readers accept (folders count as DICOM series)."""
     p = Path(path)
     return p.is_dir() or p.name.lower().endswith(READABLE_SUFFIXES)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of ``folder`` (a readable ending, any case), sorted by name. Hidden names are left out: the
+    temporary files of an interrupted ``attn-seg predict`` run (``.partial-*``), editors' and macOS's ``._*``."""
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(READABLE_SUFFIXES)
+    )
 
 
 def _check_path(path: str | os.PathLike[str]) -> Path:

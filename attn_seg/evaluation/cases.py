@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from attn_seg.data.readers import READABLE_SUFFIXES, ImageHeader, read_image
+from attn_seg.data.readers import READABLE_SUFFIXES, ImageHeader, image_files, read_image
 
 __all__ = ["CaseFiles", "LoadedCase", "case_name", "cases_from_datalist", "load_case", "pair_cases"]
 
@@ -79,10 +79,7 @@ def case_name(path: str | os.PathLike[str]) -> str:
 def _images(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{what} folder {folder} does not exist")
-    return sorted(  # hidden names: temporary files of an interrupted ``attn-seg predict`` run, editors' files
-        p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(READABLE_SUFFIXES)
-    )
+    return image_files(folder)
 
 
 def _predictions(pred_dir: Path) -> dict[str, Path]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from attn_seg.data.layouts import load_cases
-from attn_seg.data.readers import READABLE_SUFFIXES
+from attn_seg.data.readers import READABLE_SUFFIXES, image_files
 from attn_seg.data.synthesize import DATASET_JSON
 
 __all__ = ["DATALIST_SUFFIXES", "list_inputs"]
@@ -51,13 +51,8 @@ def list_inputs(source: str | os.PathLike[str]) -> list[Path]:
     if not path.exists():
         raise FileNotFoundError(f"input {path} does not exist")
     if path.is_dir():
-        if (path / DATASET_JSON).is_file():
-            images = _from_datalist(path / DATASET_JSON)
-        else:
-            images = sorted(
-                p for p in path.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.name.lower().endswith(READABLE_SUFFIXES)
-            )
+        listing = path / DATASET_JSON
+        images = _from_datalist(listing) if listing.is_file() else image_files(path)
         if not images:
             raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(READABLE_SUFFIXES)})")
     elif path.name.lower().endswith(DATALIST_SUFFIXES):
