@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "check-data", help="validate a data set (every case) and print its fingerprint",
         description="DATASET: a dataset.json, a JSON list or CSV of image/label paths, or a folder "
-        "(Decathlon layout, images/+labels/ folders, or images with suffixed labels side by side).",
+        "(Decathlon layout, images/+labels/ or images/+masks/ folders, or images with suffixed labels side by side).",
     )
     p.add_argument("dataset", metavar="DATASET", help="data set file or folder")
     p.add_argument("--key", default="training", help="list of a dataset.json to check (default: training)")
@@ -43,9 +43,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--spatial-dims", type=int, choices=(2, 3), default=None, help="2D or 3D (default: detected)")
     p.add_argument("--classes", type=int, default=None,
                    help="foreground classes K, labels 0..K (default: dataset.json 'labels', else unchecked)")
-    p.add_argument("--in-channels", type=int, default=1, help="image channels (e.g. 4 for multi-modal MRI)")
+    p.add_argument("--in-channels", type=int, default=1,
+                   help="image channels (e.g. 4 for multi-modal MRI, 3 for colour pictures; a bundle's "
+                   "network_def#in_channels): images with other channels are problems")
     p.add_argument("--label-map", type=parse_label_map, action="append", default=[], metavar="VALUE=CLASS",
                    help="replace a label value before checking, e.g. 255=1 for 0/255 masks; repeatable")
+    p.add_argument("--label-threshold", type=float, default=None, metavar="T",
+                   help="labels are 1 where value >= T, else 0, before --label-map (e.g. 128 for noisy JPEG masks)")
     p.add_argument("--headers-only", action="store_true", help="check file headers only (fast, no voxel checks)")
     p.add_argument("--divisor", type=int, default=16, help="network total stride; roi_size is a multiple of it")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the report as JSON")
@@ -65,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
     cases = load_cases(args.dataset, key=args.key, label_suffix=args.label_suffix)
     inspection = inspect_cases(
         cases, spatial_dims=args.spatial_dims, num_classes=num_classes, in_channels=args.in_channels,
-        label_map=dict(args.label_map), check_arrays=not args.headers_only,
-        require_labels=args.key != "test",
+        label_map=dict(args.label_map), label_threshold=args.label_threshold, check_arrays=not args.headers_only,
+        require_labels=args.key != "test", in_channels_setting="--in-channels",
     )
     report = fingerprint(inspection, divisor=args.divisor, preset=args.preset)
     seconds = time.perf_counter() - start

@@ -1,4 +1,4 @@
-"""``attn-seg synth``: write a synthetic CT/MRI data set (NIfTI + Decathlon ``dataset.json``)."""
+"""``attn-seg synth``: write a synthetic CT/MRI data set (NIfTI) or colour pictures (PNG), with a ``dataset.json``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cases", type=int, default=12, help="number of labelled training cases")
     p.add_argument("--test-cases", type=int, default=0, help="held-out cases (labels in labelsTs/)")
     p.add_argument("--classes", type=int, default=2, help="number of foreground classes K (labels 0..K)")
-    p.add_argument("--modality", choices=("ct", "mri"), default="ct", help="CT in HU, or MRI with a bias field")
+    p.add_argument("--modality", choices=("ct", "mri", "rgb"), default="ct",
+                   help="CT in HU, MRI with a bias field, or rgb: 2D colour PNG pictures with 0/255 masks (1 class)")
     p.add_argument("--seed", type=int, default=0, help="random seed; equal seeds give equal data")
     p.set_defaults(func=run)
 

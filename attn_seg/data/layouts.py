@@ -6,8 +6,9 @@
   relative to the file; test entries may be plain strings;
 - a JSON file holding a list of ``{"image": ..., "label": ...}`` dicts (paths relative to the file);
 - a CSV file with ``image`` and ``label`` columns (paths relative to the file);
-- a folder with an image folder and a label folder (``imagesTr/labelsTr``, ``images/labels`` or
-  ``image/label``), or one folder holding both, images paired with labels by name and a label suffix:
+- a folder with an image folder and a label folder (``imagesTr/labelsTr``, ``images/labels``, ``image/label``
+  or ``images/masks`` as Kvasir-SEG has them), or one folder holding both, images paired with labels by name and a
+  label suffix:
   ``case_0001.nii.gz`` <-> ``case_0001_seg.nii.gz`` (suffix ``"_seg"``) or ``image/7.png`` <-> ``label/7.png``
   (suffix ``""``).
 
@@ -43,7 +44,9 @@ __all__ = [
 ]
 
 #: Sub-folder names recognised as (images, labels) pairs, in order of preference.
-FOLDER_PAIRS = (("imagesTr", "labelsTr"), ("images", "labels"), ("image", "label"), ("imgs", "masks"))
+FOLDER_PAIRS = (
+    ("imagesTr", "labelsTr"), ("images", "labels"), ("image", "label"), ("images", "masks"), ("imgs", "masks"),
+)
 #: Label-name suffixes tried when none is given (``""``: same name in the label folder).
 LABEL_SUFFIXES = ("", "_seg", "_label", "_labels", "_mask", "_gt")
 

@@ -7,10 +7,14 @@ voxel-to-world affine in RAS+ millimetres, so that ``Orientationd``/``Spacingd``
 - NRRD, MetaImage, DICOM series (a folder, or one ``.dcm`` file) through SimpleITK, whose LPS+ geometry is
   converted to RAS+ as MONAI's ``ITKReader`` does;
 - 2D pictures (PNG, TIFF, BMP, JPEG) through SimpleITK. They carry no patient orientation, so their affine is
-  the plain pixel spacing (no LPS flip): orienting them to ``"RA"`` leaves the pixels where they were.
+  the plain pixel spacing (no LPS flip; 1 for JPEG, whose stored density is a print resolution): orienting them to
+  ``"RA"`` leaves the pixels where they were. A colour picture is an ``(X, Y, 3)`` array (``(3, X, Y)`` through
+  MONAI's loaders, channel first); an alpha channel is dropped (RGBA -> RGB, grey + alpha -> grey).
 
-:func:`read_header` reads geometry only (cheap); :func:`read_image` reads pixels too. :class:`MedicalImageReader`
-plugs the same code into MONAI's ``LoadImage``/``LoadImaged`` (``reader=MedicalImageReader()``).
+:func:`read_header` reads geometry only (cheap); :func:`read_image` reads pixels too; :func:`read_label` reads a
+label map, always one channel (a grey mask saved as a colour picture, e.g. a JPEG mask, is merged into one).
+:class:`MedicalImageReader` plugs the same code into MONAI's ``LoadImage``/``LoadImaged``
+(``reader=MedicalImageReader``; ``label=True`` for label maps).
 """
 
 from __future__ import annotations
@@ -32,23 +36,32 @@ if TYPE_CHECKING:
     import SimpleITK
 
 __all__ = [
+    "LABEL_CHANNEL_TOLERANCE",
     "PICTURE_SUFFIXES",
     "READABLE_SUFFIXES",
     "ImageHeader",
     "ImageReadError",
     "MedicalImageReader",
     "image_files",
+    "is_picture",
     "is_readable",
     "read_header",
     "read_image",
+    "read_label",
 ]
 
 _NIBABEL_SUFFIXES = (".nii.gz", ".nii", ".mgz", ".mgh")
 _SITK_VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
 #: 2D picture formats: read without patient orientation (affine = pixel spacing).
 PICTURE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
+#: Pictures whose stored resolution is ignored (pixel spacing 1): JPEG's JFIF density is a print resolution (dots per
+#: inch), set by cameras and editors, and differs between a picture and its mask (Kvasir-SEG has such pairs).
+_PRINT_RESOLUTION_SUFFIXES = (".jpg", ".jpeg")
 #: Every file ending the readers accept (a folder is read as a DICOM series).
 READABLE_SUFFIXES = _NIBABEL_SUFFIXES + _SITK_VOLUME_SUFFIXES + PICTURE_SUFFIXES
+#: Largest difference between the colour channels of a label picture, as a share of its largest value, under which
+#: they count as one grey mask (JPEG compression leaves small differences between them).
+LABEL_CHANNEL_TOLERANCE = 0.03
 
 
 @functools.cache
@@ -82,7 +95,8 @@ class ImageHeader:
         shape: array shape in reader order, spatial axes first, then any channel/time axes.
         affine: voxel-to-world matrix in RAS+ millimetres, ``(S + 1, S + 1)`` for ``S`` = min(len(shape), 3).
         dtype: the stored voxel type, e.g. ``"int16"``.
-        channels: components per pixel stored by the format itself (3 for an RGB PNG), else 1.
+        channels: components per pixel stored by the format itself (3 for an RGB PNG, also for an RGBA one: its
+            alpha channel is dropped), else 1. A channel axis stored as an array axis (a 4D NIfTI) is in ``shape``.
     """
 
     path: str
@@ -106,6 +120,16 @@ class ImageHeader:
             affine[:2, :2], affine[:2, 3] = self.affine[:2, :2], self.affine[:2, 2]
             return "".join(str(c) for c in nib.aff2axcodes(affine))[:2]
         return "".join(str(c) for c in nib.aff2axcodes(affine))
+
+
+def is_picture(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a 2D picture (PNG, TIFF, BMP, JPEG): no patient geometry, maybe colour."""
+    return Path(path).name.lower().endswith(PICTURE_SUFFIXES)
+
+
+def _without_alpha(components: int, picture: bool) -> int:
+    """Colour channels of a pixel: a picture's alpha channel (RGBA, grey + alpha) is not counted."""
+    return components - 1 if picture and components in (2, 4) else components
 
 
 def is_readable(path: str | os.PathLike[str]) -> bool:
@@ -166,11 +190,13 @@ def _sitk_header(p: Path) -> ImageHeader:
         direction, origin = image.GetDirection(), image.GetOrigin()
     else:
         spacing, direction, origin = reader.GetSpacing(), reader.GetDirection(), reader.GetOrigin()
-    picture = p.name.lower().endswith(PICTURE_SUFFIXES)
+    if p.name.lower().endswith(_PRINT_RESOLUTION_SUFFIXES):
+        spacing = (1.0,) * len(spacing)
+    picture = is_picture(p)
     affine = _sitk_affine(direction, spacing, origin, picture)
     pixel_id = reader.GetPixelID()
     dtype = _sitk_dtypes().get(pixel_id) or _sitk().GetPixelIDValueAsString(pixel_id)
-    channels = int(reader.GetNumberOfComponents())
+    channels = _without_alpha(int(reader.GetNumberOfComponents()), picture)
     return ImageHeader(str(p), tuple(int(s) for s in size), affine, dtype, channels)
 
 
@@ -225,7 +251,8 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageHeader]:
 
     Returns:
         ``(array, header)``: the array has shape ``header.shape`` (spatial axes in world-axis order ``x, y[, z]``,
-        then channels/time), in the stored type (scaled to float where NIfTI asks for scaling).
+        then channels/time: ``(X, Y, 3)`` for a colour picture, alpha dropped), in the stored type (scaled to
+        float where NIfTI asks for scaling).
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -242,10 +269,49 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageHeader]:
             array = _sitk().GetArrayFromImage(image)  # (z, y, x[, c])
             spatial = image.GetDimension()
             array = np.moveaxis(array, list(range(spatial)), list(range(spatial))[::-1])
+            if header.channels < image.GetNumberOfComponentsPerPixel():  # a picture's alpha channel
+                array = array[..., : header.channels]
+                array = array[..., 0] if header.channels == 1 else array
     except Exception as err:
         raise ImageReadError(f"{p} could not be read (truncated or corrupt?): {_cause(err)}") from err
     header = ImageHeader(header.path, tuple(int(s) for s in array.shape), header.affine, header.dtype, header.channels)
     return array, header
+
+
+def read_label(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageHeader]:
+    """Read a label map: one class value per pixel.
+
+    A colour picture whose channels are (nearly) equal, within :data:`LABEL_CHANNEL_TOLERANCE` of its largest value
+    (a grey mask saved as RGB, as JPEG masks often are), is merged into one channel (their rounded mean).
+
+    Args:
+        path: a label file.
+
+    Returns:
+        ``(array, header)`` as :func:`read_image` returns them, without a colour axis; ``header.channels`` is 1.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ImageReadError: when the file is not a readable image, or a colour picture whose channels differ.
+    """
+    return _one_channel(*read_image(path))
+
+
+def _one_channel(array: np.ndarray, header: ImageHeader) -> tuple[np.ndarray, ImageHeader]:
+    """A label's pixels without a colour axis: equal channels merged, differing ones refused (see read_label)."""
+    if header.channels == 1:
+        return array, header
+    values = array.astype(np.float64)
+    spread = float((values.max(axis=-1) - values.min(axis=-1)).max(initial=0.0))
+    top = float(np.abs(values).max(initial=0.0))
+    if spread > LABEL_CHANNEL_TOLERANCE * max(top, 1.0):
+        raise ImageReadError(
+            f"{header.path} is a colour picture, but labels hold one class value per pixel: its {header.channels} "
+            f"channels differ by up to {spread:g}; save the label as a grey mask (one class index per pixel)"
+        )
+    merged = values.mean(axis=-1)
+    merged = (np.rint(merged) if np.issubdtype(array.dtype, np.integer) else merged).astype(array.dtype)
+    return merged, ImageHeader(header.path, tuple(int(s) for s in merged.shape), header.affine, header.dtype, 1)
 
 
 def _cause(err: BaseException) -> str:
@@ -256,10 +322,17 @@ def _cause(err: BaseException) -> str:
 class MedicalImageReader(ImageReader):
     """MONAI ``ImageReader`` over :func:`read_image`: every format of this module, one convention.
 
-    Use it as ``LoadImaged(keys, reader=MedicalImageReader(), ensure_channel_first=True)``. Pixels come in
-    world-axis order with a RAS+ affine (``space`` meta key ``RAS``); a trailing axis beyond the third (NIfTI
-    time/modality, RGB components) is reported as the channel axis.
+    Use it as ``LoadImaged(keys, reader=MedicalImageReader, ensure_channel_first=True)``. Pixels come in
+    world-axis order with a RAS+ affine (``space`` meta key ``RAS``); a trailing axis beyond the spatial ones (NIfTI
+    time/modality, RGB components) is reported as the channel axis, so a colour picture loads as ``(3, X, Y)``.
+
+    Args:
+        label: read label maps (:func:`read_label`): one channel, a grey mask saved as colour merged into one.
     """
+
+    def __init__(self, *, label: bool = False) -> None:
+        super().__init__()
+        self.label = label
 
     def verify_suffix(self, filename: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]) -> bool:
         """Whether every file has an ending this reader reads (or is a DICOM folder)."""
@@ -273,8 +346,16 @@ class MedicalImageReader(ImageReader):
         return [read_image(name) for name in data]
 
     def get_data(self, img: Any) -> tuple[np.ndarray, dict]:
-        """Return the array (channels stacked first when several files were read) and MONAI's meta dict."""
+        """Return the array (channels stacked first when several files were read) and MONAI's meta dict.
+
+        Raises:
+            ImageReadError: for a label (``label=True``) that is a colour picture with differing channels. Raised
+                here rather than in :meth:`read`, whose errors make ``LoadImage`` try MONAI's other readers, which
+                would load the colour picture as it is.
+        """
         items = [img] if isinstance(img, tuple) else list(img)
+        if self.label:
+            items = [_one_channel(array, header) for array, header in items]
         arrays, meta = [], {}
         for array, header in items:
             spatial = header.affine.shape[0] - 1

@@ -4,7 +4,8 @@ The layout (``imagesTr/``, ``labelsTr/``, ``imagesTs/``, ``labelsTs/`` and ``dat
 ``load_decathlon_datalist`` reads. Held-out cases keep their labels in ``labelsTs/`` so that predictions can be
 scored. A data set is written into a temporary sibling folder and renamed into place at the end, so an
 interrupted run never leaves a half-written data set behind, and an existing folder with content is never
-touched.
+touched. Colour pictures (modality ``rgb``) are written as RGB PNG with 0/255 PNG masks, as picture data sets
+store them.
 """
 
 from __future__ import annotations
@@ -34,13 +35,25 @@ def _save_nifti(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     nib.save(img, str(path))
 
 
+def _save_png(array: np.ndarray, path: Path) -> None:
+    """Save an ``(X, Y[, 3])`` array as a PNG picture (rows are ``Y``), through SimpleITK like the readers."""
+    import SimpleITK as sitk  # noqa: N813 (imported here: NIfTI sets need none of it)
+
+    rows = np.ascontiguousarray(np.swapaxes(array, 0, 1))
+    sitk.WriteImage(sitk.GetImageFromArray(rows, isVector=array.ndim == 3), str(path))
+
+
 def _write_case(case: SyntheticCase, root: Path, image_rel: str, label_rel: str) -> None:
+    if image_rel.endswith(".png"):  # a picture: RGB, and its mask as 0/255
+        _save_png(case.image, root / image_rel)
+        _save_png((case.label > 0).astype(np.uint8) * 255, root / label_rel)
+        return
     _save_nifti(case.image, case.affine, root / image_rel)
     _save_nifti(case.label, case.affine, root / label_rel)
 
 
 def _manifest(spec: SyntheticSpec, training: list[dict], test: list[str], seed: int) -> dict:
-    modality = {"0": "CT" if spec.modality == "ct" else "MRI"}
+    modality = {"ct": {"0": "CT"}, "mri": {"0": "MRI"}, "rgb": {"0": "R", "1": "G", "2": "B"}}[spec.modality]
     labels = {"0": "background"}
     labels.update({str(c): CLASS_NAMES[(c - 1) % len(CLASS_NAMES)] for c in range(1, spec.num_classes + 1)})
     return {
@@ -107,8 +120,9 @@ def write_synthetic_dataset(
             (tmp / sub).mkdir()
         training: list[dict] = []
         test: list[str] = []
+        ext = ".png" if spec.modality == "rgb" else ".nii.gz"
         for i in range(num_cases + num_test):
-            name, part = f"case_{i:04d}.nii.gz", ("Tr" if i < num_cases else "Ts")
+            name, part = f"case_{i:04d}{ext}", ("Tr" if i < num_cases else "Ts")
             image_rel, label_rel = f"images{part}/{name}", f"labels{part}/{name}"
             _write_case(make_case(rng, spec), tmp, image_rel, label_rel)
             if part == "Tr":
@@ -146,7 +160,7 @@ def ensure_dataset(
         dataset_dir: folder with a ``dataset.json`` (used as is), or empty/missing (synthesised).
         spatial_dims: 2 or 3, for a synthesised set.
         num_classes: foreground classes of a synthesised set.
-        modality: ``"ct"`` or ``"mri"``, for a synthesised set.
+        modality: ``"ct"``, ``"mri"`` or ``"rgb"`` (2D colour pictures, one class), for a synthesised set.
         num_cases: training cases of a synthesised set.
         num_test: held-out cases of a synthesised set.
         seed: generator seed of a synthesised set.

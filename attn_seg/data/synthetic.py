@@ -1,9 +1,10 @@
-"""Synthetic CT/MRI segmentation cases that look like real scans.
+"""Synthetic CT/MRI segmentation cases that look like real scans, and colour pictures.
 
 Each case is a body-shaped ellipsoid with a fat shell, one or more ellipsoidal "organs" per foreground
 class, unlabelled distractors (bone-like bright blobs), partial-volume blur, a smooth bias and noise.
 Volumes are written as NIfTI with a realistic, non-RAS, anisotropic affine, and the sizes vary between
-cases, so that they are not multiples of a network's total stride.
+cases, so that they are not multiples of a network's total stride. The ``rgb`` modality colours a 2D MRI-like
+case as an endoscopy picture (reddish tissue, a paler, yellower "polyp" for the one foreground class).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ _CT_TISSUE, _CT_FAT, _CT_AIR, _CT_BONE = 40.0, -100.0, -1000.0, 700.0
 _CT_CLASS_HU = (150.0, 260.0, 360.0, -40.0, 95.0, 10.0)
 _MR_TISSUE, _MR_FAT, _MR_BONE = 300.0, 700.0, 60.0
 _MR_CLASS = (520.0, 900.0, 140.0, 420.0, 1100.0, 1300.0)
-_MODALITIES = ("ct", "mri")
+#: RGB colours (0..1) of tissue and of the foreground class in ``rgb`` pictures.
+_RGB_TISSUE, _RGB_CLASS = np.array([0.85, 0.42, 0.38]), np.array([0.95, 0.72, 0.5])
+_MODALITIES = ("ct", "mri", "rgb")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class SyntheticSpec:
     Args:
         spatial_dims: 2 for images, 3 for volumes.
         num_classes: number of foreground classes K; labels take values 0..K.
-        modality: ``"ct"`` (int16 Hounsfield units) or ``"mri"`` (float32, smooth multiplicative bias).
+        modality: ``"ct"`` (int16 Hounsfield units), ``"mri"`` (float32, smooth multiplicative bias) or ``"rgb"``
+            (uint8 colour pictures, 2D and one foreground class: written as RGB PNG with a 0/255 mask).
         size_mm: nominal field of view per axis in millimetres (in-plane, in-plane[, through-plane]).
 
     Raises:
@@ -51,6 +55,11 @@ class SyntheticSpec:
             raise ValueError(f"`num_classes` must be in 1..{len(CLASS_NAMES)}, got {self.num_classes!r}")
         if self.modality not in _MODALITIES:
             raise ValueError(f"`modality` must be one of {_MODALITIES}, got {self.modality!r}")
+        if self.modality == "rgb" and (self.spatial_dims, self.num_classes) != (2, 1):
+            raise ValueError(
+                "`modality` 'rgb' makes 2D pictures with one foreground class (0/255 masks); got "
+                f"spatial_dims={self.spatial_dims}, num_classes={self.num_classes}"
+            )
         if len(self.size_mm) < self.spatial_dims or min(self.size_mm) <= 0:
             raise ValueError(f"`size_mm` needs {self.spatial_dims} positive entries, got {self.size_mm!r}")
 
@@ -60,7 +69,7 @@ class SyntheticCase:
     """One generated case.
 
     Attributes:
-        image: intensities, shape ``(X, Y[, Z])``; int16 HU for CT, float32 for MRI.
+        image: intensities, shape ``(X, Y[, Z])``; int16 HU for CT, float32 for MRI; ``(X, Y, 3)`` uint8 for RGB.
         label: class map with values 0..K, uint8, same shape.
         affine: 4x4 voxel-to-world (RAS+ millimetres, as NIfTI stores it).
     """
@@ -160,6 +169,15 @@ def _place(rng: np.random.Generator, grid: list[np.ndarray], inside: np.ndarray,
     return mask
 
 
+def _colour(rng: np.random.Generator, image: np.ndarray, label: np.ndarray, field: np.ndarray) -> np.ndarray:
+    """An MRI-like 2D image ``(X, Y)`` as an endoscopy-like picture ``(X, Y, 3)`` uint8: brightness from the image,
+    hue from the label (tissue reddish, the foreground paler and yellower), light falling off towards one side."""
+    brightness = np.clip(image / np.percentile(image, 99.5), 0.0, 1.0) * (0.8 + 0.2 * field)
+    hue = np.where(label[..., None] > 0, _RGB_CLASS, _RGB_TISSUE) * rng.uniform(0.9, 1.1, size=3)
+    rgb = 255.0 * brightness[..., None] * hue + rng.normal(0.0, 4.0, size=(*image.shape, 3))
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
 def make_case(rng: np.random.Generator, spec: SyntheticSpec) -> SyntheticCase:
     """Generate one case.
 
@@ -168,7 +186,7 @@ def make_case(rng: np.random.Generator, spec: SyntheticSpec) -> SyntheticCase:
         spec: data set settings.
 
     Returns:
-        The image, its label map (every class 1..K present) and its affine.
+        The image, its label map (every class 1..K present) and its affine (RGB pictures: pixel spacing 1).
     """
     ct = spec.modality == "ct"
     spacing, shape = _sample_geometry(rng, spec)
@@ -195,4 +213,6 @@ def make_case(rng: np.random.Generator, spec: SyntheticSpec) -> SyntheticCase:
     else:
         image = image * (1.0 + 0.25 * field) + rng.normal(0.0, 25.0, size=shape)
         image = np.clip(image, 0.0, None).astype(np.float32)
+    if spec.modality == "rgb":  # pictures: no patient geometry, one pixel a unit
+        return SyntheticCase(image=_colour(rng, image, label, field), label=label, affine=np.eye(4))
     return SyntheticCase(image=image, label=label, affine=_random_affine(rng, spacing, shape))

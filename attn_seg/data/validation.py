@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from attn_seg.data.readers import ImageHeader, ImageReadError, read_header, read_image
+from attn_seg.data.channels import IN_CHANNELS_SETTING, channel_problem
+from attn_seg.data.readers import ImageHeader, ImageReadError, is_picture, read_header, read_image, read_label
 
 __all__ = ["CaseStats", "DataValidationError", "Inspection", "inspect_cases", "validate_cases"]
 
@@ -92,8 +93,10 @@ def _header(role: str, path: Any, problems: list[str]) -> ImageHeader | None:
         return None
 
 
-def _spatial(header: ImageHeader, role: str, spatial_dims: int, in_channels: int) -> tuple[tuple[int, ...], str]:
-    """The spatial shape of a header, or ``((), problem)`` when its dimensions are not the expected ones."""
+def _spatial(
+    header: ImageHeader, role: str, spatial_dims: int, in_channels: int, setting: str = IN_CHANNELS_SETTING
+) -> tuple[tuple[int, ...], str]:
+    """The spatial shape of a header, or ``((), problem)`` when its dimensions or channels are not the expected."""
     shape = list(header.shape)
     while len(shape) > spatial_dims and shape[-1] == 1:
         shape.pop()
@@ -104,9 +107,10 @@ def _spatial(header: ImageHeader, role: str, spatial_dims: int, in_channels: int
     if len(shape) != spatial_dims:
         extra = f" with {in_channels} channels" if role == "image" and in_channels > 1 else ""
         return (), f"{where} is {len(shape)}D {tuple(header.shape)} but {spatial_dims}D images{extra} are expected"
-    expected = in_channels if role == "image" else 1
-    if channels != expected:
-        return (), f"{where} has {channels} channels per voxel but {expected} expected"
+    if role == "image" and channels != in_channels:
+        return (), channel_problem(header.path, channels, in_channels, setting)
+    if role != "image" and channels != 1 and not is_picture(header.path):  # colour pictures: see read_label
+        return (), f"{where} has {channels} channels per voxel but 1 expected"
     spacing = header.spacing[:spatial_dims]
     if not all(np.isfinite(s) and s > 0 for s in spacing):
         return (), f"{where} has an invalid voxel spacing {spacing} (affine {header.affine.tolist()})"
@@ -140,14 +144,18 @@ def _fmt(value: Any) -> str:
 
 
 def _check_headers(
-    case: Mapping, spatial_dims: int, in_channels: int, tol: float, problems: list[str]
+    case: Mapping, spatial_dims: int, network_input: tuple[int, str], tol: float, problems: list[str]
 ) -> tuple[ImageHeader, tuple[int, ...]] | None:
-    """Header pass of one case: the image header and spatial shape, or ``None`` with problems appended."""
+    """Header pass of one case: the image header and spatial shape, or ``None`` with problems appended.
+
+    ``network_input`` is ``(in_channels, the setting that names it)``.
+    """
     image = _header("image", case["image"], problems)
     label = _header("label", case["label"], problems) if case.get("label") else None
     if image is None or (case.get("label") and label is None):
         return None
-    shape, problem = _spatial(image, "image", spatial_dims, in_channels)
+    in_channels, setting = network_input
+    shape, problem = _spatial(image, "image", spatial_dims, in_channels, setting)
     label_problem = _spatial(label, "label", spatial_dims, in_channels)[1] if label is not None else ""
     if problem or label_problem:
         problems.extend(p for p in (problem, label_problem) if p)
@@ -176,7 +184,7 @@ def _infer_spatial_dims(cases: Sequence[Any]) -> int:
 
 def _read(role: str, path: str, problems: list[str]) -> np.ndarray | None:
     try:
-        return read_image(path)[0]
+        return (read_label if role == "label" else read_image)(path)[0]
     except (FileNotFoundError, ImageReadError) as err:
         problems.append(f"{role} {err}")
         return None
@@ -195,6 +203,8 @@ def _label_values(
     path: str, label: np.ndarray, label_map: Mapping[int, int], num_classes: int | None
 ) -> tuple[dict[int, int], str]:
     """Label counts after ``label_map``, or a problem line."""
+    if label.dtype == np.bool_:
+        label = label.astype(np.uint8)
     if np.issubdtype(label.dtype, np.floating):
         bad = _nonfinite("label", path, label)
         if bad:
@@ -227,6 +237,8 @@ def _check_arrays(case: Mapping, shape: tuple[int, ...], options: dict, problems
     found = [_nonfinite("image", p, a) for p, a in zip(images, arrays, strict=True) if a is not None]
     counts: dict[int, int] = {}
     if label is not None:
+        if options["label_threshold"] is not None:  # as the loaders' AsDiscreted(threshold=...): 1 where >=
+            label = label >= options["label_threshold"]
         counts, problem = _label_values(case["label"], label, options["label_map"], options["num_classes"])
         found.append(problem)
     if any(found):
@@ -247,10 +259,12 @@ def inspect_cases(
     num_classes: int | None = None,
     in_channels: int = 1,
     label_map: Mapping[int, int] | None = None,
+    label_threshold: float | None = None,
     affine_tol: float = 1e-3,
     check_arrays: bool = True,
     require_labels: bool = True,
     samples_per_case: int = 10000,
+    in_channels_setting: str = IN_CHANNELS_SETTING,
 ) -> Inspection:
     """Check every case and collect the statistics of the valid ones; never raises for bad data.
 
@@ -258,12 +272,17 @@ def inspect_cases(
         cases: datalist of ``{"image": path, "label": path}`` (``image`` may be a list of channel files).
         spatial_dims: 2 or 3; ``None`` takes the most common dimensionality of the images.
         num_classes: classes including background (labels in 0..num_classes-1); ``None`` skips the range check.
-        in_channels: image channels (a trailing axis of that size is allowed; e.g. 4 for MSD brain tumours).
+        in_channels: image channels (a trailing axis of that size is allowed; e.g. 4 for MSD brain tumours, 3 for
+            colour pictures).
         label_map: label values to replace before checking, e.g. ``{255: 1}`` for 0/255 masks.
+        label_threshold: labels become 1 where ``value >= label_threshold``, 0 elsewhere, before ``label_map``
+            (noisy JPEG masks: 128); ``None`` keeps the values. Colour label pictures with equal channels are read
+            as one channel (:func:`~attn_seg.data.readers.read_label`).
         affine_tol: largest allowed difference between image and label affine entries (millimetres).
         check_arrays: also read the voxels (NaN/Inf, label values, statistics); ``False``: headers only.
         require_labels: every case needs a ``label``.
         samples_per_case: foreground intensities sampled per case for the fingerprint.
+        in_channels_setting: the setting ``in_channels`` comes from, named when an image's channels differ.
 
     Returns:
         The inspection: statistics of valid cases and one line per problem.
@@ -281,10 +300,11 @@ def inspect_cases(
     problems = [] if cases else ["the datalist is empty: no case to train on"]
     problems += _entry_problems(cases, require_labels)
     valid = [c for c in cases if isinstance(c, Mapping) and "image" in c]
-    options = {"label_map": dict(label_map or {}), "num_classes": num_classes, "samples": samples_per_case}
+    options = {"label_map": dict(label_map or {}), "num_classes": num_classes, "samples": samples_per_case,
+               "label_threshold": label_threshold}
     stats = []
     for index, case in enumerate(valid):
-        checked = _check_headers(case, dims, in_channels, affine_tol, problems)
+        checked = _check_headers(case, dims, (in_channels, in_channels_setting), affine_tol, problems)
         if checked is None:
             continue
         header, shape = checked
@@ -305,8 +325,8 @@ def validate_cases(cases: Sequence[Any], *, spatial_dims: int, num_classes: int 
         cases: the datalist.
         spatial_dims: 2 or 3.
         num_classes: classes including background, as the network's ``out_channels``; ``None`` skips the check.
-        kwargs: further options of :func:`inspect_cases` (``in_channels``, ``label_map``, ``affine_tol``,
-            ``check_arrays``, ``require_labels``).
+        kwargs: further options of :func:`inspect_cases` (``in_channels``, ``label_map``, ``label_threshold``,
+            ``affine_tol``, ``check_arrays``, ``require_labels``).
 
     Returns:
         ``cases``, as a list.

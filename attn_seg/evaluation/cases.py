@@ -3,7 +3,9 @@
 Naming (the inference writer's convention): a prediction ``<case>_seg.nii.gz`` (or ``<case>.nii.gz``) pairs with
 the label ``<case>.nii.gz``; the image is ``<case>.nii.gz`` or ``<case>_0000.nii.gz`` (nnU-Net); attention maps
 are ``<case>_attn_g<k>.nii.gz``, one per gate, finest first. Probability maps (``<case>_probs.*``) are skipped.
-Any format the readers know works the same way (2D PNG labels too).
+Any format the readers know works the same way (2D PNG labels too). Pictures are read as picture data sets store
+them: a 0/255 PNG mask, and any 8-bit JPEG mask (noisy from compression), in grey or in equal colour channels, is read
+as 0/1, foreground where the value is above 127; a colour image is shown in grey (the mean of its channels).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from attn_seg.data.readers import READABLE_SUFFIXES, ImageHeader, image_files, read_image
+from attn_seg.data.readers import READABLE_SUFFIXES, ImageHeader, image_files, is_picture, read_image, read_label
 
 __all__ = ["CaseFiles", "LoadedCase", "case_name", "cases_from_datalist", "load_case", "pair_cases"]
 
@@ -198,14 +200,38 @@ def cases_from_datalist(
     return cases
 
 
-def _read_spatial(path: Path) -> tuple[np.ndarray, ImageHeader]:
-    array, header = read_image(path)
+def _binary_picture_mask(array: np.ndarray, path: Path) -> np.ndarray:
+    """A mask stored as an 8-bit picture -> 0/1 (foreground above 127): a PNG (lossless) whose values are 0 and 255
+    only, and any JPEG (lossy: its values lie near 0 and 255, and in between at edges). Other label maps as they are.
+    """
+    if array.dtype != np.uint8 or not is_picture(path):
+        return array
+    jpeg = str(path).lower().endswith((".jpg", ".jpeg"))
+    if jpeg or set(np.unique(array).tolist()) <= {0, 255}:
+        return (array > 127).astype(np.uint8)
+    return array
+
+
+def _read_spatial(path: Path, role: str = "label") -> tuple[np.ndarray, ImageHeader]:
+    """A file's array without channel axes: label maps one channel (pictures' 0/255 masks as 0/1), images in grey.
+
+    Args:
+        path: the file.
+        role: ``"label"`` (labels and predictions: :func:`~attn_seg.data.readers.read_label`), ``"image"`` (a colour
+            picture becomes the mean of its channels) or ``"attention"``.
+
+    Raises:
+        ValueError: when a label or attention map has more than one channel.
+    """
+    array, header = read_label(path) if role == "label" else read_image(path)
     spatial = header.affine.shape[0] - 1
-    if array.ndim > spatial:  # drop a trailing channel axis of size 1 (RGB labels are not label maps)
+    if array.ndim > spatial and role == "image" and header.channels > 1:
+        array = array.reshape(*array.shape[:spatial], -1).mean(axis=-1)
+    if array.ndim > spatial:  # drop a trailing channel axis of size 1
         if int(np.prod(array.shape[spatial:])) != 1:
             raise ValueError(f"{path} has shape {array.shape}; expected a single-channel {spatial}D image")
         array = array.reshape(array.shape[:spatial])
-    return array, header
+    return (_binary_picture_mask(array, path) if role == "label" else array), header
 
 
 def _as_label_map(array: np.ndarray, path: Path) -> np.ndarray:
@@ -241,16 +267,17 @@ def load_case(files: CaseFiles) -> LoadedCase:
         The arrays, with the label's affine and spacing.
 
     Raises:
-        FileNotFoundError, attn_seg.data.ImageReadError: when a file is missing or unreadable.
+        FileNotFoundError, attn_seg.data.ImageReadError: when a file is missing or unreadable (or a colour label).
         ValueError: when a file's shape or affine differs from the label's, or a label map is not integer.
     """
     label, label_header = _read_spatial(files.label)
     label = _as_label_map(label, files.label)
     others: list[np.ndarray] = []
-    for path in (files.pred, files.image, *files.attention):
+    roles = ("label", "image", *["attention"] * len(files.attention))
+    for path, role in zip((files.pred, files.image, *files.attention), roles, strict=True):
         if path is None:
             continue
-        array, header = _read_spatial(path)
+        array, header = _read_spatial(path, role)
         _check_geometry(path, array, header, files.label, label, label_header)
         others.append(array)
     pred = _as_label_map(others.pop(0), files.pred)

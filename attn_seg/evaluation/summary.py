@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from attn_seg.data.sources import class_names_from_dataset
 from attn_seg.evaluation.cases import CaseFiles, load_case
 from attn_seg.evaluation.metrics import METRIC_NAMES, STATUSES, case_metrics
 
@@ -27,17 +28,6 @@ __all__ = [
 
 #: Columns of ``metrics.csv``: one row per case and class.
 CSV_COLUMNS = ("case", "class", "class_name", *METRIC_NAMES, "status")
-
-
-def class_names_from_dataset(folder: str | os.PathLike[str]) -> dict[int, str] | None:
-    """Foreground class names from a ``dataset.json`` in ``folder`` or its parent (Decathlon ``labels``)."""
-    for candidate in (Path(folder) / "dataset.json", Path(folder).parent / "dataset.json"):
-        if candidate.is_file():
-            labels = json.loads(candidate.read_text(encoding="utf-8")).get("labels")
-            if isinstance(labels, dict):
-                names = {int(k): str(v) for k, v in labels.items() if str(k).isdigit() and int(k) > 0}
-                return dict(sorted(names.items())) or None
-    return None
 
 
 def infer_classes(cases: Sequence[CaseFiles]) -> dict[int, str]:

@@ -17,7 +17,8 @@ from monai.data import MetaTensor
 from monai.transforms import Invertd, KeepLargestConnectedComponent
 from tqdm import tqdm
 
-from attn_seg.data.readers import read_header
+from attn_seg.data.channels import channel_problem
+from attn_seg.data.readers import is_picture, read_header
 from attn_seg.inference.predictor import Predictor
 from attn_seg.inference.settings import BundleSettings
 from attn_seg.inference.writing import atomic_save, case_name, output_paths, read_geometry, remove_partials
@@ -97,10 +98,17 @@ def predict_file(
         ValueError: when it does not fit the network (dimensions, channels); nothing is written then.
     """
     header = read_header(path)  # a clean error naming the file before MONAI's loaders see it
+    if header.channels > 1 or is_picture(path):  # the header tells a picture's channels: refused unread
+        problem = channel_problem(path, header.channels, settings.in_channels)
+        if problem:
+            raise ValueError(problem)
     image = settings.preprocessing({"image": str(path)})["image"]
     if image.dim() != settings.spatial_dims + 1:
         raise ValueError(f"{path} has {image.dim() - 1} spatial dims after loading, the network takes "
                          f"{settings.spatial_dims}")
+    problem = channel_problem(path, int(image.shape[0]), settings.in_channels)
+    if problem:  # channels stored as an array axis (a 4D NIfTI)
+        raise ValueError(problem)
     logits, maps = predictor.logits(image.unsqueeze(0), attention=options.attention)
     probs = torch.softmax(logits[0], dim=0)
     inverted = _invert(image, torch.cat([probs, *(m[0] for m in maps)], dim=0), settings)

@@ -25,6 +25,7 @@ class BundleSettings:
         bundle_dir: the bundle folder.
         parser: the parsed ``inference.json`` (with any overrides), to build ``network_def`` from.
         spatial_dims: 2 or 3.
+        in_channels: image channels the network takes (``network_def#in_channels``; 3 for colour pictures).
         num_classes: output channels ``K`` of the network (background included).
         roi_size: sliding-window size, one entry per spatial dim.
         sw_batch_size: windows per network call.
@@ -41,6 +42,7 @@ class BundleSettings:
     sw_batch_size: int
     overlap: float
     preprocessing: Compose
+    in_channels: int = 1
 
     def network_def(self, **changes: Any) -> Any:
         """Build the bundle's ``network_def`` afresh, with ``changes`` to its arguments (e.g. ``return_attention``)."""
@@ -104,6 +106,7 @@ def read_bundle(bundle_dir: str | os.PathLike[str], overrides: Mapping[str, Any]
         sw_batch_size=int(parser.get_parsed_content("sw_batch_size")) if "sw_batch_size" in parser else 1,
         overlap=overlap,
         preprocessing=parser.get_parsed_content("preprocessing", instantiate=True),
+        in_channels=int(parser.get_parsed_content("network_def#in_channels")),
     )
 
 

@@ -59,7 +59,7 @@ def attention_pictures(
     predictor = Predictor(network, parser.get_parsed_content("roi_size"), sw_batch_size=4, overlap=0.25,
                           precision="fp32")
     transform = parser.get_parsed_content("validate#preprocessing")
-    names = {i + 1: str(n) for i, n in enumerate(parser.get_parsed_content("class_names"))}
+    names = {i + 1: str(n) for i, n in enumerate(parser.get_parsed_content("classes"))}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []

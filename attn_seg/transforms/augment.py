@@ -23,10 +23,12 @@ __all__ = ["AUGMENTATION_SETS", "augmentation"]
 AUGMENTATION_SETS = ("flip", "rot90", "affine", "intensity")
 
 
-def _spatial(name: str, keys: list[str], spatial_dims: int, prob: float) -> list[MapTransform]:
+def _spatial(
+    name: str, keys: list[str], spatial_dims: int, prob: float, flip_axes: Sequence[int]
+) -> list[MapTransform]:
     modes = ["nearest" if k == "label" else "bilinear" for k in keys]
     if name == "flip":
-        return [RandFlipd(keys, prob=prob, spatial_axis=axis) for axis in range(spatial_dims)]
+        return [RandFlipd(keys, prob=prob, spatial_axis=axis) for axis in flip_axes]
     if name == "rot90":  # in-plane only: through-plane spacing is often coarser
         return [RandRotate90d(keys, prob=prob, max_k=3, spatial_axes=(0, 1))]
     rotate = [math.radians(15.0)] + ([0.0, 0.0] if spatial_dims == 3 else [])
@@ -36,12 +38,22 @@ def _spatial(name: str, keys: list[str], spatial_dims: int, prob: float) -> list
     ]
 
 
+def _flip_axes(flip_axes: Sequence[int] | None, spatial_dims: int) -> list[int]:
+    if flip_axes is None:
+        return list(range(spatial_dims))
+    axes = [int(a) for a in flip_axes]
+    if any(not 0 <= a < spatial_dims for a in axes):
+        raise ValueError(f"`flip_axes` must hold spatial axes in [0, {spatial_dims}), got {list(flip_axes)!r}")
+    return axes
+
+
 def augmentation(
     sets: Sequence[str] = ("flip", "intensity"),
     *,
     spatial_dims: int = 3,
     prob: float = 0.5,
     keys: Sequence[str] = ("image", "label"),
+    flip_axes: Sequence[int] | None = None,
 ) -> list[MapTransform]:
     """Random augmentations for training; labels follow spatial changes with nearest-neighbour interpolation.
 
@@ -52,23 +64,27 @@ def augmentation(
         spatial_dims: 2 or 3.
         prob: probability of each transform.
         keys: case keys; the first is the image.
+        flip_axes: the spatial axes ``flip`` mirrors (``None``: all). Leave out an axis along which left and
+            right, or front and back, carry meaning for the labels (e.g. anterior/posterior hippocampus).
 
     Returns:
         The transforms, in the order of ``sets``.
 
     Raises:
-        ValueError: when a set name is unknown (with a suggestion), or ``spatial_dims``/``prob`` is out of range.
+        ValueError: when a set name is unknown (with a suggestion), or ``spatial_dims``/``prob``/``flip_axes`` is out
+            of range.
     """
     if spatial_dims not in (2, 3):
         raise ValueError(f"`spatial_dims` must be 2 or 3, got {spatial_dims!r}")
     if not 0.0 <= prob <= 1.0:
         raise ValueError(f"`prob` must be in [0, 1], got {prob!r}")
     keys = list(keys)
+    axes = _flip_axes(flip_axes, spatial_dims)
     steps: list[MapTransform] = []
     for name in sets:
         chosen = look_up_option(name, AUGMENTATION_SETS)
         if chosen != "intensity":
-            steps += _spatial(chosen, keys, spatial_dims, prob)
+            steps += _spatial(chosen, keys, spatial_dims, prob, axes)
             continue
         image = keys[0]
         steps += [

@@ -15,8 +15,11 @@ BUNDLES = {
     "attention_unet_3d_ct": SyntheticSpec(spatial_dims=3, num_classes=2, modality="ct"),
     "attention_unet_3d_mri": SyntheticSpec(spatial_dims=3, num_classes=2, modality="mri"),
     "attention_unet_2d": SyntheticSpec(spatial_dims=2, num_classes=1, modality="mri"),
+    "attention_unet_hippocampus_mri": SyntheticSpec(spatial_dims=3, num_classes=2, modality="mri"),
+    "attention_unet_polyp_2d": SyntheticSpec(spatial_dims=2, num_classes=1, modality="rgb"),
 }
-#: Network and patch overrides for runs of seconds (the network's keys also apply to inference.json).
+#: Network and patch overrides for runs of seconds (the network's keys also apply to inference.json; for the polyp
+#: bundle ``roi_size`` is also the size every picture is resized to).
 TINY = {
     3: {"pixdim": [3.0, 3.0, 4.0], "roi_size": [32, 32, 16], "network_def#channels": [4, 8, 16],
         "network_def#strides": [2, 2]},

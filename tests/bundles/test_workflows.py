@@ -13,6 +13,8 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from attn_seg.bundles import find_bundle
+from attn_seg.data.readers import image_files, read_header
+from attn_seg.inference import case_name
 
 
 def _workflow(bundle: Path, files: list[str], workflow_type: str, overrides: dict) -> ConfigWorkflow:
@@ -52,16 +54,28 @@ def test_train_evaluate_infer_workflows(
     _run(infer)
     loaded = infer.parser.get_parsed_content("network").state_dict()  # CheckpointLoader loaded the trained model
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
-    inputs = sorted((data / "imagesTs").glob("*.nii.gz"))
-    assert sorted(p.name for p in out.iterdir()) == [p.name.replace(".nii.gz", "_seg.nii.gz") for p in inputs]
+    inputs = image_files(data / "imagesTs")  # NIfTI, or RGB PNG pictures for the polyp bundle
+    outputs = sorted(p.name for p in out.iterdir() if p.is_file())  # the polyp bundle's PNG masks are in png/
+    assert outputs == [f"{case_name(p)}_seg.nii.gz" for p in inputs]
     for image in inputs:
-        pred = nib.load(out / image.name.replace(".nii.gz", "_seg.nii.gz"))
-        source = nib.load(image)
+        pred_file = out / f"{case_name(image)}_seg.nii.gz"
+        pred, source = read_header(pred_file), read_header(image)
         assert pred.shape == source.shape
-        # 2D: MONAI keeps a 3x3 in-plane affine, so a 2D NIfTI slice's through-plane offset is not written back
-        kept = [0, 1, 3] if len(source.shape) == 2 else [0, 1, 2, 3]
-        np.testing.assert_allclose(pred.affine[np.ix_(kept, kept)], source.affine[np.ix_(kept, kept)], atol=1e-3)
-        assert set(np.unique(np.asarray(pred.dataobj)).tolist()) <= set(range(infer.parser["num_classes"]))
+        # 2D: MONAI keeps a 3x3 in-plane affine (and read_header the in-plane part of a 2D NIfTI's), so a 2D NIfTI
+        # slice's through-plane offset is not written back
+        np.testing.assert_allclose(pred.affine, source.affine, atol=1e-3)
+        labels = np.asarray(nib.load(pred_file).dataobj)
+        assert set(np.unique(labels).tolist()) <= set(range(infer.parser["num_classes"]))
+
+
+#: The argument with which a bundle thresholds its masks (labels only: inference has none).
+LABEL_THRESHOLD = ", label_threshold=@label_threshold"
+
+
+def _without(expression: str, *arguments: str) -> str:
+    for argument in arguments:
+        expression = expression.replace(argument, "")
+    return expression
 
 
 def _structure(config: dict, settings: set[str]) -> dict:
@@ -75,11 +89,18 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
     ct = find_bundle("attention_unet_3d_ct") / "configs"
     ct_train = ConfigParser.load_config_file(str(ct / "train.json"))
     settings = {"batch_size", "num_samples", "num_classes", "class_names", "roi_size", "pixdim", "hu_window",
-                "synthetic_modality", "preprocessing_transforms", "network_def"}
+                "synthetic_modality", "preprocessing_transforms", "network_def", "epochs", "val_interval",
+                "scheduler_name", "augmentations", "augmentation_prob", "flip_axes", "label_threshold"}
     for name in bundle_names:
         configs = find_bundle(name) / "configs"
         train = ConfigParser.load_config_file(str(configs / "train.json"))
-        assert _structure(train, settings) == _structure(ct_train, settings), name
+        # the recipe: a task bundle (hippocampus) draws its patches and augmentation from attn_seg.transforms
+        recipe = {**train["train"], "random_transforms": ct_train["train"]["random_transforms"]}
+        # the polyp bundle's validation also checks the image channels and thresholds its masks
+        datalist = _without(train["datalist"], ", in_channels=@network_def#in_channels", LABEL_THRESHOLD)
+        assert _structure({**train, "train": recipe, "datalist": datalist}, settings) == _structure(
+            ct_train, settings
+        ), name
         assert {k for k in train["network_def"] if k not in ("spatial_dims", "channels", "strides")} == {
             k for k in ct_train["network_def"] if k not in ("spatial_dims", "channels", "strides")
         }
@@ -94,6 +115,6 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
         inference = ConfigParser.load_config_file(str(configs / "inference.json"))
         assert inference["network_def"] == {k: v for k, v in train["network_def"].items() if k != "deep_supervision"}
         if name != "attention_unet_3d_ct":  # the MRI and 2D inference runs the training's preset on the image
-            assert inference["preprocessing"]["transforms"] == train["preprocessing_transforms"].replace(
-                "label_map=@label_values", "keys=['image']"
+            assert inference["preprocessing"]["transforms"] == _without(
+                train["preprocessing_transforms"].replace("label_map=@label_values", "keys=['image']"), LABEL_THRESHOLD
             )

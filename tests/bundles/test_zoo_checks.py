@@ -12,6 +12,7 @@ import torch
 from monai.bundle import ConfigParser, ckpt_export, onnx_export, verify_metadata, verify_net_in_out
 
 import attn_seg
+from attn_seg.data.synthetic import CLASS_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO.parent / "shared" / "schemas" / "monai_bundle_meta_schema.json"
@@ -33,7 +34,7 @@ def _tiny_network(bundle: Path, tiny: dict) -> tuple[torch.nn.Module, list[int]]
     torch.manual_seed(0)
     net = parser.get_parsed_content("network_def").eval()
     torch.save(net.state_dict(), bundle / "models" / "model.pt")
-    return net, [1, 1, *parser["roi_size"]]
+    return net, [1, int(parser["network_def#in_channels"]), *parser["roi_size"]]
 
 
 def test_metadata_verifies_against_the_schema_offline(bundle: Path, tmp_path: Path) -> None:
@@ -54,7 +55,9 @@ def test_metadata_matches_the_configs(bundle: Path) -> None:
     assert image["spatial_shape"] == pred["spatial_shape"] == train["roi_size"]
     assert image["num_channels"] == train["network_def"]["in_channels"]
     assert pred["num_channels"] == train["num_classes"]
-    assert list(pred["channel_def"].values()) == ["background", *train["class_names"]]
+    # class_names null: the names come from the data set, the synthetic default's for the metadata
+    names = train["class_names"] or list(CLASS_NAMES[: train["num_classes"] - 1])
+    assert list(pred["channel_def"].values()) == ["background", *names]
     assert len(image["spatial_shape"]) == train["network_def"]["spatial_dims"]
 
 

@@ -1,4 +1,5 @@
-"""Readers: every format gives the same voxels and the same RAS+ geometry, through MONAI's LoadImaged too."""
+"""Readers: every format gives the same voxels and the same RAS+ geometry, through MONAI's LoadImaged too; colour
+pictures load as 3 channels, label pictures as one."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 import torch
+from PIL import Image
 
-from attn_seg.data import ImageReadError, MedicalImageReader, read_header, read_image
+from attn_seg.data import ImageReadError, MedicalImageReader, read_header, read_image, read_label
 from attn_seg.transforms import loading
 
 #: RAS+ affine of the test volume: 0.7 x 0.9 x 2.0 mm, axes L->R flipped (an "LAS" volume), shifted origin.
@@ -133,3 +135,81 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImageReadError, match="holds no DICOM series"):
         read_header(tmp_path / "empty")
+
+
+def _rgb(height: int = 7, width: int = 9) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 picture whose channels all differ."""
+    rows, cols = np.mgrid[0:height, 0:width]
+    return np.stack([rows * 20 + cols, 255 - rows * cols, (rows + 3 * cols) % 256], axis=-1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_rgb_pictures_load_as_three_channels(tmp_path: Path, suffix: str) -> None:
+    picture = _rgb()
+    path = tmp_path / f"photo ü{suffix}"
+    Image.fromarray(picture).save(path, quality=100)
+    header = read_header(path)
+    assert (header.shape, header.channels) == ((9, 7), 3)
+    array, _ = read_image(path)
+    assert array.shape == (9, 7, 3)
+    steps = loading(["image"], spatial_dims=2)
+    image = steps[1](steps[0]({"image": str(path)}))["image"]
+    assert tuple(image.shape) == (3, 9, 7)  # channel first, then x (columns), y (rows) as for grey pictures
+    expected = np.moveaxis(picture, -1, 0).transpose(0, 2, 1).astype(np.float32)
+    tolerance = 0 if suffix == ".png" else 12  # JPEG is lossy, even at quality 100
+    np.testing.assert_allclose(image.numpy(), expected, atol=tolerance)
+
+
+def test_rgba_picture_drops_alpha(tmp_path: Path) -> None:
+    picture = _rgb()
+    path = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([picture, np.full(picture.shape[:2], 17, np.uint8)])).save(path)
+    assert read_header(path).channels == 3
+    array, header = read_image(path)
+    assert (array.shape, header.channels) == ((9, 7, 3), 3)
+    np.testing.assert_array_equal(array, picture.transpose(1, 0, 2))
+
+
+def test_colour_label_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    path = tmp_path / "mask red.png"
+    Image.fromarray(_rgb()).save(path)
+    with pytest.raises(ImageReadError, match=r"mask red\.png is a colour picture, but labels hold one class value"):
+        read_label(path)
+    steps = loading(["image", "label"], spatial_dims=2)
+    with pytest.raises(ImageReadError, match=r"mask red\.png is a colour picture"):  # not read by MONAI's own readers
+        steps[1]({"image": str(path), "label": str(path)})
+
+
+def test_grey_mask_saved_as_rgb_reads_as_one_channel(tmp_path: Path) -> None:
+    mask = np.zeros((7, 9), np.uint8)
+    mask[2:5, 3:8] = 255
+    path = tmp_path / "mask.png"
+    Image.fromarray(np.dstack([mask] * 3)).save(path)
+    array, header = read_label(path)
+    assert (array.shape, header.channels, array.dtype) == ((9, 7), 1, np.uint8)
+    np.testing.assert_array_equal(array, mask.T)
+
+
+def test_noisy_jpeg_mask_is_thresholded_to_0_1(tmp_path: Path) -> None:
+    mask = np.zeros((32, 40), np.uint8)
+    mask[8:20, 10:30] = 255
+    image, label = tmp_path / "image.jpg", tmp_path / "mask.jpg"
+    Image.fromarray(_rgb(32, 40)).save(image)
+    Image.fromarray(np.dstack([mask] * 3)).save(label, quality=75)  # an RGB JPEG mask, as Kvasir-SEG has them
+    values = np.unique(read_label(label)[0])
+    assert len(values) > 2  # compression noise near 0 and 255
+    steps = loading(["image", "label"], spatial_dims=2, label_threshold=128)
+    case = {"image": str(image), "label": str(label)}
+    for step in steps:
+        case = step(case)
+    assert tuple(case["image"].shape) == (3, 40, 32)
+    assert tuple(case["label"].shape) == (1, 40, 32)
+    assert set(torch.unique(case["label"]).tolist()) == {0.0, 1.0}
+    np.testing.assert_array_equal(case["label"][0].numpy(), (mask.T > 127).astype(np.float32))
+
+
+def test_jpeg_print_resolution_is_not_a_pixel_spacing(tmp_path: Path) -> None:
+    """Some Kvasir-SEG pictures store 102 dpi, their masks none: both are read with pixel spacing 1."""
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(_rgb()).save(path, dpi=(102, 102))
+    assert read_header(path).spacing == (1.0, 1.0)

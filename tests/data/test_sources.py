@@ -10,14 +10,45 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attn_seg.data import bundle_cases, list_images
+from attn_seg.data import bundle_cases, bundle_class_names, dataset_folder, list_images
 
 
-def test_missing_folder_gets_the_synthetic_default(tmp_path: Path) -> None:
-    cases = bundle_cases(tmp_path / "data", spatial_dims=2, num_classes=1, modality="mri")
+def test_missing_default_folder_gets_the_synthetic_data(tmp_path: Path) -> None:
+    default = tmp_path / "data"
+    cases = bundle_cases(default, synthetic_dir=default, spatial_dims=2, num_classes=1, modality="mri")
     assert len(cases) == 16
-    assert (tmp_path / "data" / "dataset.json").is_file()
+    assert (default / "dataset.json").is_file()
     assert all(Path(c["image"]).is_file() and Path(c["label"]).is_file() for c in cases)
+
+
+@pytest.mark.parametrize("made", [False, True], ids=["missing", "empty"])
+def test_a_named_folder_that_holds_nothing_is_an_error_naming_it(tmp_path: Path, made: bool) -> None:
+    """A mistyped path to real data must not train on synthetic data: only the default location is filled."""
+    named = tmp_path / "Task04_Hipocampus"
+    if made:
+        named.mkdir()
+    with pytest.raises(FileNotFoundError, match=rf"dataset_dir {named} {'is empty' if made else 'does not exist'}"):
+        bundle_cases(named, synthetic_dir=tmp_path / "default")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["Task04_Hipocampus"] if made else [])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        dataset_folder(named / "sub")
+
+
+def test_class_names_come_from_the_setting_then_the_data_set(synthetic_3d: Path, tmp_path: Path) -> None:
+    assert bundle_class_names(["liver", "tumour"], synthetic_3d, None, 3) == ["liver", "tumour"]
+    assert bundle_class_names(None, synthetic_3d, None, 3) == ["organ", "lesion"]  # its dataset.json labels
+    manifest = tmp_path / "split.json"
+    manifest.write_text(json.dumps({"labels": {"0": "background", "1": "Anterior", "2": "Posterior"},
+                                    "training": []}))
+    assert bundle_class_names(None, synthetic_3d, manifest, 3) == ["Anterior", "Posterior"]  # the datalist wins
+    assert bundle_class_names(None, tmp_path / "no_manifest", None, 4) == ["class 1", "class 2", "class 3"]
+
+
+def test_class_names_that_do_not_fit_num_classes_are_refused(synthetic_3d: Path) -> None:
+    with pytest.raises(ValueError, match=r"`class_names` needs 3 names \(num_classes - 1\), got 2"):
+        bundle_class_names(["a", "b"], None, None, 4)
+    with pytest.raises(ValueError, match="set --num_classes 3 or give `class_names`"):
+        bundle_class_names(None, synthetic_3d, None, 2)
 
 
 def test_folder_layout_without_dataset_json(synthetic_3d: Path, tmp_path: Path) -> None:
@@ -34,7 +65,7 @@ def test_datalist_file_wins_over_dataset_dir(synthetic_3d: Path, tmp_path: Path)
     listing = tmp_path / "split.json"
     listing.write_text(json.dumps([{"image": str(synthetic_3d / "imagesTr" / "case_0001.nii.gz"),
                                     "label": str(synthetic_3d / "labelsTr" / "case_0001.nii.gz")}]))
-    cases = bundle_cases(tmp_path / "never_made", listing)
+    cases = bundle_cases(tmp_path / "never_made", listing, synthetic_dir=tmp_path / "never_made")
     assert [Path(c["image"]).name for c in cases] == ["case_0001.nii.gz"]
     assert not (tmp_path / "never_made").exists()
 

@@ -14,7 +14,8 @@ from attn_seg.engines import bundle_workflow
 
 REPO = Path(__file__).resolve().parents[2]
 OVERLAYS = sorted((REPO / "configs").rglob("*.json"))
-BUNDLES = ("attention_unet_3d_ct", "attention_unet_3d_mri", "attention_unet_2d")
+BUNDLES = ("attention_unet_3d_ct", "attention_unet_3d_mri", "attention_unet_2d", "attention_unet_hippocampus_mri",
+           "attention_unet_polyp_2d")
 #: Overlays made for one kind of data; every other overlay applies to every bundle.
 ONLY = {
     "datasets/msd_task09_spleen.json": ("attention_unet_3d_ct",),
@@ -62,11 +63,11 @@ def test_overlay_builds_loss_optimiser_schedule_and_network(bundle: str, overlay
     net = parser.get_parsed_content("engine_network")
     net.train()
     dims = parser["network_def#spatial_dims"]
-    shape = (1, 1, *[16 if dims == 3 else 32] * dims)  # every level keeps more than one voxel
-    out = net(torch.zeros(shape))
+    spatial = [16 if dims == 3 else 32] * dims  # every level keeps more than one voxel
+    out = net(torch.zeros(1, parser["network_def#in_channels"], *spatial))
     levels = out if isinstance(out, list) else [out]
     assert levels[0].shape[1] == parser["num_classes"]
-    label = torch.zeros(shape)
+    label = torch.zeros(1, 1, *spatial)
     assert torch.isfinite(parser.get_parsed_content("loss")(out if len(levels) > 1 else levels[0], label))
 
 

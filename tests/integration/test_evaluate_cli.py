@@ -1,4 +1,5 @@
-"""``attn-seg evaluate`` run as a user runs it (a child process) on synthetic NIfTI with perturbed labels."""
+"""``attn-seg evaluate`` run as a user runs it (a child process) on synthetic NIfTI with perturbed labels, and on
+picture masks (JPEG references, PNG predictions)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from matplotlib.image import imread
+from picture_helpers import write_kvasir_like
+from PIL import Image
 
 
 def _evaluate(python: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
@@ -63,3 +66,19 @@ def test_evaluate_rejects_mismatched_geometry(python: str, evaluation_run: dict[
     assert proc.returncode == 1
     assert "case_0003_seg.nii.gz has a different affine" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pred"]
+
+
+def test_evaluate_reads_picture_masks(python: str, tmp_path: Path) -> None:
+    """Kvasir-SEG-like references (RGB JPEG masks, noisy) against 0/255 PNG predictions: one foreground class."""
+    data = write_kvasir_like(tmp_path / "kvasir", [(40, 52), (36, 30)])
+    (tmp_path / "pred").mkdir()
+    for i, label in enumerate(sorted((data / "masks").iterdir())):
+        mask = (np.asarray(Image.open(label).convert("L")) > 127).astype(np.uint8) * 255
+        Image.fromarray(mask if i == 0 else np.roll(mask, 3, axis=1)).save(tmp_path / "pred" / f"{label.stem}_seg.png")
+    proc = _evaluate(python, "--pred", tmp_path / "pred", "--label", data / "masks", "--image", data / "images",
+                     "-o", "report", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["case"]: r for r in csv.DictReader((tmp_path / "report" / "metrics.csv").open())}
+    assert {r["class"] for r in rows.values()} == {"1"}  # 0/255 read as 0/1, not as 255 classes
+    assert float(rows["case0"]["dice"]) == 1.0
+    assert 0.5 < float(rows["case1"]["dice"]) < 1.0

@@ -1,5 +1,6 @@
 """``attn-seg predict`` as a real child process: a SIGKILL mid-folder leaves no partial files and a rerun completes
-the rest; a corrupt case is reported, the others written, exit status 1; inputs are never overwritten."""
+the rest; a corrupt case, or a colour picture given to a bundle for grey images, is reported, the others written,
+exit status 1; inputs are never overwritten."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 from inference_helpers import affine_for, ct_volume, write_tiny_bundle
+from picture_helpers import rgb_picture
+from PIL import Image
 
 SHAPE = (41, 37, 13)
 
@@ -95,3 +98,17 @@ def test_bad_invocations_fail_cleanly(tmp_path: Path, what: str) -> None:
     assert "attn-seg predict: error:" in proc.stderr
     assert str(source) in proc.stderr
     assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["case_00.nii.gz"]
+
+
+def test_colour_picture_for_a_grey_bundle_is_refused_and_the_others_written(tmp_path: Path) -> None:
+    bundle = write_tiny_bundle(tmp_path / "bundle", spatial_dims=2)
+    (tmp_path / "in").mkdir()
+    grey, colour = tmp_path / "in" / "grey.png", tmp_path / "in" / "colour.png"
+    Image.fromarray(rgb_picture(40, 52, seed=1)).convert("L").save(grey)
+    Image.fromarray(rgb_picture(40, 52, seed=2)).save(colour)
+    proc = _run(_command(bundle, tmp_path / "in", tmp_path / "out"), tmp_path)
+    assert proc.returncode == 1
+    assert "1 written" in proc.stdout
+    assert f"image {colour} has 3 channel(s) but `network_def#in_channels` is 1" in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grey_seg.nii.gz"]
+    assert nib.load(tmp_path / "out" / "grey_seg.nii.gz").shape == (52, 40)

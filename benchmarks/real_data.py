@@ -1,0 +1,217 @@
+"""Real-data runs of a task bundle: train on a held-out split through MONAI's bundle runner, evaluate the held-out
+cases with the bundle's own ``evaluate.json``, and file the figures under ``docs/real_data/<task>/``.
+
+Each step is a child process run as a user runs it (``python -m monai.bundle run ...``), and each is skipped when
+its output is already there, so a killed run goes on where it stopped (training resumes from its latest
+checkpoint with ``--resume true``).
+
+Usage::
+
+    python benchmarks/real_data.py hippocampus --seed 0           # train (~50 min on 2 cores), evaluate, file
+    python benchmarks/real_data.py hippocampus --seed 1 --seed 2  # more seeds (split_seed = seed)
+    python benchmarks/real_data.py hippocampus --table            # the table over every filed seed
+
+Per seed, ``docs/real_data/<task>/seed<S>/`` receives ``run.json`` (command, wall time, per-class Dice and HD95
+mean/std over the held-out cases), ``summary.json`` and ``metrics.csv`` (per case and class), ``history.json``,
+``curves.png``, ``boxplots.png`` and the best/median/worst case panels with their attention maps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+TASKS = {
+    "hippocampus": {"bundle": "attention_unet_hippocampus_mri", "data": SHARED / "msd_task04_hippocampus"},
+}
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ ")
+
+__all__ = ["main"]
+
+
+def _bundle(task: str) -> Path:
+    return ROOT / "bundles" / TASKS[task]["bundle"]
+
+
+def _runner(task: str, run_dir: Path, run_id: str, configs: list[str], extra: list[str]) -> list[str]:
+    bundle = _bundle(task)
+    files = [str(bundle / "configs" / c) for c in configs]
+    return [sys.executable, "-m", "monai.bundle", "run", run_id, "--bundle_root", str(bundle),
+            "--config_file", json.dumps(files) if len(files) > 1 else files[0],
+            "--dataset_dir", str(TASKS[task]["data"]), "--ckpt_dir", str(run_dir / "models"),
+            "--output_dir", str(run_dir / "eval"), *extra]
+
+
+def _log_span(log: Path) -> float:
+    """Seconds between the first and the last time-stamped line of a training log."""
+    stamps = [m.group(1) for line in log.read_text(errors="replace").splitlines() if (m := _STAMP.match(line))]
+    if len(stamps) < 2:
+        raise RuntimeError(f"{log} holds no time-stamped lines")
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return (datetime.strptime(stamps[-1], fmt) - datetime.strptime(stamps[0], fmt)).total_seconds()
+
+
+def _finished(run_dir: Path) -> bool:
+    history = run_dir / "eval" / "history.json"
+    if not history.is_file() or not (run_dir / "models" / "model.pt").is_file():
+        return False
+    rows = json.loads(history.read_text())["epochs"]
+    train = json.loads(Path(run_dir / "train_config.json").read_text()) if (run_dir / "train_config.json").is_file() \
+        else {}
+    return bool(rows) and rows[-1]["epoch"] >= int(train.get("epochs", rows[-1]["epoch"]))
+
+
+def _train(task: str, seed: int, run_dir: Path) -> list[str]:
+    """Train (or resume) the run; returns the fresh run's command (what the record names)."""
+    log = run_dir / "train.log"
+    cmd = _runner(task, run_dir, "training", ["train.json"], ["--seed", str(seed)])
+    if _finished(run_dir):
+        return cmd
+    resume = (run_dir / "models").is_dir() and any((run_dir / "models").glob("checkpoint_epoch=*.pt"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    epochs = json.loads((_bundle(task) / "configs" / "train.json").read_text())["epochs"]
+    (run_dir / "train_config.json").write_text(json.dumps({"epochs": epochs}))
+    print(f"[real_data] training: {' '.join(cmd)} (log {log})", flush=True)
+    cpu, start = _children_cpu(), time.perf_counter()
+    with log.open("a") as out:
+        subprocess.run([*cmd, "--resume", str(resume).lower()], stdout=out, stderr=subprocess.STDOUT, check=True,
+                       cwd=ROOT)
+    timing = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu, "resumed": resume}
+    (run_dir / "timing.json").write_text(json.dumps(timing))
+    return cmd
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _evaluate(task: str, run_dir: Path) -> None:
+    if (run_dir / "eval" / "report" / "summary.json").is_file():
+        return
+    cmd = _runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], [])
+    print(f"[real_data] evaluating: {' '.join(cmd)}", flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def _curves(history: Path, out: Path) -> None:
+    from attn_seg.visualize import save_figure, training_curves
+
+    rows = json.loads(history.read_text())["epochs"]
+    tags = sorted({k for row in rows for k in row if k not in ("epoch", "iterations")})
+    scalars = {t: [(row["epoch"], float(row[t])) for row in rows if isinstance(row.get(t), (int, float))] for t in tags}
+    save_figure(training_curves(scalars), out)
+
+
+def _class_stats(metrics_csv: Path) -> dict[str, dict[str, float]]:
+    import csv
+
+    per: dict[str, dict[str, list[float]]] = {}
+    with metrics_csv.open() as f:
+        for row in csv.DictReader(f):
+            for metric in ("dice", "hd95_mm"):
+                value = row.get(metric, "")
+                if value not in ("", "nan"):
+                    per.setdefault(row["class_name"], {}).setdefault(metric, []).append(float(value))
+    return {name: {f"{m}_{s}": round(f(v), 4) for m, v in metrics.items()
+                   for s, f in (("mean", statistics.fmean), ("std", statistics.pstdev))}
+            for name, metrics in per.items()}
+
+
+def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
+    dest = ROOT / "docs" / "real_data" / task / f"seed{seed}"
+    dest.mkdir(parents=True, exist_ok=True)
+    report = run_dir / "eval" / "report"
+    for item in [*report.glob("*.png"), report / "summary.json", report / "metrics.csv",
+                 run_dir / "eval" / "history.json"]:
+        shutil.copy2(item, dest / item.name)
+    _curves(run_dir / "eval" / "history.json", dest / "curves.png")
+    record = {
+        "task": task, "seed": seed, "command": " ".join(_relative(c) for c in cmd),
+        "training_wall_s": _log_span(run_dir / "train.log"), **_timing(run_dir),
+        "held_out_cases": _count_cases(report / "metrics.csv"), "classes": _class_stats(report / "metrics.csv"),
+        "filed": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    (dest / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    return dest
+
+
+def _relative(arg: str) -> str:
+    """A command argument as a user in the repository's root types it."""
+    return "python" if arg == sys.executable else arg.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
+
+
+def _timing(run_dir: Path) -> dict[str, Any]:
+    """CPU seconds of the training process (and how its run was measured), where ``timing.json`` has them: a wall
+    time stretched by other work on the machine shows up as a CPU time that stays the same."""
+    path = run_dir / "timing.json"
+    if not path.is_file():
+        return {}
+    timing = json.loads(path.read_text())
+    return {"training_cpu_s": round(timing["cpu_s"], 1), **({"note": timing["note"]} if "note" in timing else {})}
+
+
+def _count_cases(metrics_csv: Path) -> int:
+    import csv
+
+    with metrics_csv.open() as f:
+        return len({row["case"] for row in csv.DictReader(f)})
+
+
+def _table(task: str) -> str:
+    runs = [json.loads(p.read_text()) for p in sorted((ROOT / "docs" / "real_data" / task).glob("seed*/run.json"))]
+    if not runs:
+        raise SystemExit(f"no filed runs of {task}; run with --seed first")
+    names = list(runs[0]["classes"])
+    head = "| seed | wall min | CPU min | " + " | ".join(f"Dice {n} | HD95 {n} (mm)" for n in names) + " |\n"
+    lines = [head, "|---|---|---|" + "---|---|" * len(names) + "\n"]
+    for r in runs:
+        cells = [f"{r['classes'][n]['dice_mean']:.3f} +/- {r['classes'][n]['dice_std']:.3f} | "
+                 f"{r['classes'][n]['hd95_mm_mean']:.2f}" for n in names]
+        cpu = f"{r['training_cpu_s'] / 60:.1f}" if "training_cpu_s" in r else "-"
+        lines.append(f"| {r['seed']} | {r['training_wall_s'] / 60:.1f} | {cpu} | " + " | ".join(cells) + " |\n")
+    if len(runs) > 1:
+        means = [f"{statistics.fmean(r['classes'][n]['dice_mean'] for r in runs):.3f} | "
+                 f"{statistics.fmean(r['classes'][n]['hd95_mm_mean'] for r in runs):.2f}" for n in names]
+        lines.append("| mean | " + f"{statistics.fmean(r['training_wall_s'] for r in runs) / 60:.1f} | - | "
+                     + " | ".join(means) + " |\n")
+    table = "".join(lines)
+    (ROOT / "docs" / "real_data" / task / "results.md").write_text(table)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train, evaluate and file the given seeds of a task, or print the table of the filed ones."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--seed", type=int, action="append", default=[], help="split and training seed")
+    parser.add_argument("--run-dir", type=Path, default=None, help="the run folder (default: runs/real/<task>/seed<S>)")
+    parser.add_argument("--table", action="store_true", help="write docs/real_data/<task>/results.md")
+    args = parser.parse_args(argv)
+    if not TASKS[args.task]["data"].is_dir():
+        raise SystemExit(f"the data set {TASKS[args.task]['data']} is absent")
+    for seed in args.seed:
+        run_dir = (args.run_dir or ROOT / "runs" / "real" / args.task / f"seed{seed}").absolute()
+        cmd = _train(args.task, seed, run_dir)
+        _evaluate(args.task, run_dir)
+        _file(args.task, seed, run_dir, cmd)
+    if args.table:
+        print(_table(args.task))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
