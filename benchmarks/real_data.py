@@ -155,8 +155,9 @@ def _relative(arg: str) -> str:
 
 
 def _timing(run_dir: Path) -> dict[str, Any]:
-    """CPU seconds of the training process (and how its run was measured), where ``timing.json`` has them: a wall
-    time stretched by other work on the machine shows up as a CPU time that stays the same."""
+    """CPU seconds of the training process (and a note on how its run was measured), where ``timing.json`` has
+    them. A reference beside the wall time, not a substitute: other work on the machine stretches the wall time and
+    inflates the CPU time too (threads spin while waiting for a core)."""
     path = run_dir / "timing.json"
     if not path.is_file():
         return {}
