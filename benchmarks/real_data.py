@@ -19,6 +19,7 @@ mean/std over the held-out cases), ``summary.json`` and ``metrics.csv`` (per cas
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import resource
@@ -64,13 +65,13 @@ def _log_span(log: Path) -> float:
 
 
 def _finished(run_dir: Path) -> bool:
-    history = run_dir / "eval" / "history.json"
-    if not history.is_file() or not (run_dir / "models" / "model.pt").is_file():
+    """Whether the run trained all the epochs it was started with (``train_config.json``, written at its start)."""
+    history, weights, config = run_dir / "eval" / "history.json", run_dir / "models" / "model.pt", \
+        run_dir / "train_config.json"
+    if not (history.is_file() and weights.is_file() and config.is_file()):
         return False
     rows = json.loads(history.read_text())["epochs"]
-    train = json.loads(Path(run_dir / "train_config.json").read_text()) if (run_dir / "train_config.json").is_file() \
-        else {}
-    return bool(rows) and rows[-1]["epoch"] >= int(train.get("epochs", rows[-1]["epoch"]))
+    return bool(rows) and rows[-1]["epoch"] >= int(json.loads(config.read_text())["epochs"])
 
 
 def _train(task: str, seed: int, run_dir: Path) -> list[str]:
@@ -115,16 +116,14 @@ def _curves(history: Path, out: Path) -> None:
     save_figure(training_curves(scalars), out)
 
 
-def _class_stats(metrics_csv: Path) -> dict[str, dict[str, float]]:
-    import csv
-
+def _class_stats(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
+    """Mean and population standard deviation of Dice and HD95 per class over the rows of ``metrics.csv``."""
     per: dict[str, dict[str, list[float]]] = {}
-    with metrics_csv.open() as f:
-        for row in csv.DictReader(f):
-            for metric in ("dice", "hd95_mm"):
-                value = row.get(metric, "")
-                if value not in ("", "nan"):
-                    per.setdefault(row["class_name"], {}).setdefault(metric, []).append(float(value))
+    for row in rows:
+        for metric in ("dice", "hd95_mm"):
+            value = row.get(metric, "")
+            if value not in ("", "nan"):
+                per.setdefault(row["class_name"], {}).setdefault(metric, []).append(float(value))
     return {name: {f"{m}_{s}": round(f(v), 4) for m, v in metrics.items()
                    for s, f in (("mean", statistics.fmean), ("std", statistics.pstdev))}
             for name, metrics in per.items()}
@@ -134,6 +133,8 @@ def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
     dest = ROOT / "docs" / "real_data" / task / f"seed{seed}"
     dest.mkdir(parents=True, exist_ok=True)
     report = run_dir / "eval" / "report"
+    with (report / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
     for item in [*report.glob("*.png"), report / "summary.json", report / "metrics.csv",
                  run_dir / "eval" / "history.json"]:
         shutil.copy2(item, dest / item.name)
@@ -141,7 +142,7 @@ def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
     record = {
         "task": task, "seed": seed, "command": " ".join(_relative(c) for c in cmd),
         "training_wall_s": _log_span(run_dir / "train.log"), **_timing(run_dir),
-        "held_out_cases": _count_cases(report / "metrics.csv"), "classes": _class_stats(report / "metrics.csv"),
+        "held_out_cases": len({row["case"] for row in rows}), "classes": _class_stats(rows),
         "filed": time.strftime("%Y-%m-%d %H:%M"),
     }
     (dest / "run.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -163,13 +164,6 @@ def _timing(run_dir: Path) -> dict[str, Any]:
         return {}
     timing = json.loads(path.read_text())
     return {"training_cpu_s": round(timing["cpu_s"], 1), **({"note": timing["note"]} if "note" in timing else {})}
-
-
-def _count_cases(metrics_csv: Path) -> int:
-    import csv
-
-    with metrics_csv.open() as f:
-        return len({row["case"] for row in csv.DictReader(f)})
 
 
 def _table(task: str) -> str:
