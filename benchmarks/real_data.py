@@ -10,6 +10,7 @@ Usage::
     python benchmarks/real_data.py hippocampus --seed 0           # train (~50 min on 2 cores), evaluate, file
     python benchmarks/real_data.py hippocampus --seed 1 --seed 2  # more seeds (split_seed = seed)
     python benchmarks/real_data.py hippocampus --table            # the table over every filed seed
+    python benchmarks/real_data.py polyp --seed 0                 # Kvasir-SEG, 640/160 split (~90 min)
 
 Per seed, ``docs/real_data/<task>/seed<S>/`` receives ``run.json`` (command, wall time, per-class Dice and HD95
 mean/std over the held-out cases), ``summary.json`` and ``metrics.csv`` (per case and class), ``history.json``,
@@ -36,17 +37,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 TASKS = {
     "hippocampus": {"bundle": "attention_unet_hippocampus_mri", "data": SHARED / "msd_task04_hippocampus"},
+    "polyp": {"bundle": "attention_unet_polyp_2d", "data": SHARED / "kvasir_seg"},
 }
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ ")
 
-__all__ = ["main"]
+__all__ = ["children_cpu", "class_stats", "log_span", "main", "relative", "runner"]
 
 
 def _bundle(task: str) -> Path:
     return ROOT / "bundles" / TASKS[task]["bundle"]
 
 
-def _runner(task: str, run_dir: Path, run_id: str, configs: list[str], extra: list[str]) -> list[str]:
+def runner(task: str, run_dir: Path, run_id: str, configs: list[str], extra: list[str]) -> list[str]:
+    """The bundle runner's command for ``run_id`` of the task's bundle; ``configs`` are names in its ``configs/``
+    or absolute paths (overlays), merged in order; checkpoints and outputs go under ``run_dir``."""
     bundle = _bundle(task)
     files = [str(bundle / "configs" / c) for c in configs]
     return [sys.executable, "-m", "monai.bundle", "run", run_id, "--bundle_root", str(bundle),
@@ -55,7 +59,7 @@ def _runner(task: str, run_dir: Path, run_id: str, configs: list[str], extra: li
             "--output_dir", str(run_dir / "eval"), *extra]
 
 
-def _log_span(log: Path) -> float:
+def log_span(log: Path) -> float:
     """Seconds between the first and the last time-stamped line of a training log."""
     stamps = [m.group(1) for line in log.read_text(errors="replace").splitlines() if (m := _STAMP.match(line))]
     if len(stamps) < 2:
@@ -77,7 +81,7 @@ def _finished(run_dir: Path) -> bool:
 def _train(task: str, seed: int, run_dir: Path) -> list[str]:
     """Train (or resume) the run; returns the fresh run's command (what the record names)."""
     log = run_dir / "train.log"
-    cmd = _runner(task, run_dir, "training", ["train.json"], ["--seed", str(seed)])
+    cmd = runner(task, run_dir, "training", ["train.json"], ["--seed", str(seed)])
     if _finished(run_dir):
         return cmd
     resume = (run_dir / "models").is_dir() and any((run_dir / "models").glob("checkpoint_epoch=*.pt"))
@@ -85,24 +89,51 @@ def _train(task: str, seed: int, run_dir: Path) -> list[str]:
     epochs = json.loads((_bundle(task) / "configs" / "train.json").read_text())["epochs"]
     (run_dir / "train_config.json").write_text(json.dumps({"epochs": epochs}))
     print(f"[real_data] training: {' '.join(cmd)} (log {log})", flush=True)
-    cpu, start = _children_cpu(), time.perf_counter()
+    cpu, start = children_cpu(), time.perf_counter()
     with log.open("a") as out:
         subprocess.run([*cmd, "--resume", str(resume).lower()], stdout=out, stderr=subprocess.STDOUT, check=True,
                        cwd=ROOT)
-    timing = {"wall_s": time.perf_counter() - start, "cpu_s": _children_cpu() - cpu, "resumed": resume}
+    timing = {"wall_s": time.perf_counter() - start, "cpu_s": children_cpu() - cpu, "resumed": resume}
     (run_dir / "timing.json").write_text(json.dumps(timing))
     return cmd
 
 
-def _children_cpu() -> float:
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _held_out(task: str, run_dir: Path, seed: int) -> Path:
+    """Write the run's held-out cases (the bundle's ``split[1]`` for this seed) as a datalist; returns its path."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(_bundle(task) / "configs" / "train.json"))
+    parser.update({"bundle_root": str(_bundle(task)), "dataset_dir": str(TASKS[task]["data"]), "seed": seed})
+    path = run_dir / "eval" / "held_out.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"test": [{"image": c["image"]} for c in parser.get_parsed_content("split")[1]]}))
+    return path
+
+
+def _attention_maps(task: str, run_dir: Path, seed: int) -> None:
+    """Attention maps of the held-out cases beside the predictions, for the report's case pictures: the trained
+    weights run through ``attn-seg predict --save-attention`` as a user runs it (fp32)."""
+    predictions = run_dir / "eval" / "predictions"
+    if any(predictions.glob("*_attn_g*")):
+        return
+    cmd = [sys.executable, "-m", "attn_seg", "predict", "--bundle", str(_bundle(task)), "--weights",
+           str(run_dir / "models" / "model.pt"), "-i", str(_held_out(task, run_dir, seed)), "-o", str(predictions),
+           "--save-attention", "--precision", "fp32", "--no-progress"]
+    print(f"[real_data] attention maps: {' '.join(cmd)}", flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def _evaluate(task: str, run_dir: Path) -> None:
     if (run_dir / "eval" / "report" / "summary.json").is_file():
         return
-    cmd = _runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], [])
+    cmd = runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], [])
     print(f"[real_data] evaluating: {' '.join(cmd)}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
@@ -116,7 +147,7 @@ def _curves(history: Path, out: Path) -> None:
     save_figure(training_curves(scalars), out)
 
 
-def _class_stats(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
+def class_stats(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
     """Mean and population standard deviation of Dice and HD95 per class over the rows of ``metrics.csv``."""
     per: dict[str, dict[str, list[float]]] = {}
     for row in rows:
@@ -140,9 +171,9 @@ def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
         shutil.copy2(item, dest / item.name)
     _curves(run_dir / "eval" / "history.json", dest / "curves.png")
     record = {
-        "task": task, "seed": seed, "command": " ".join(_relative(c) for c in cmd),
-        "training_wall_s": _log_span(run_dir / "train.log"), **_timing(run_dir),
-        "held_out_cases": len({row["case"] for row in rows}), "classes": _class_stats(rows),
+        "task": task, "seed": seed, "command": " ".join(relative(c) for c in cmd),
+        "training_wall_s": log_span(run_dir / "train.log"), **_timing(run_dir),
+        "held_out_cases": len({row["case"] for row in rows}), "classes": class_stats(rows),
         "filed": time.strftime("%Y-%m-%d %H:%M"),
     }
     (dest / "run.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -150,7 +181,7 @@ def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
     return dest
 
 
-def _relative(arg: str) -> str:
+def relative(arg: str) -> str:
     """A command argument as a user in the repository's root types it."""
     return "python" if arg == sys.executable else arg.replace(f"{ROOT}/", "").replace(f"{ROOT.parent}/", "../")
 
@@ -201,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seed:
         run_dir = (args.run_dir or ROOT / "runs" / "real" / args.task / f"seed{seed}").absolute()
         cmd = _train(args.task, seed, run_dir)
+        _attention_maps(args.task, run_dir, seed)
         _evaluate(args.task, run_dir)
         _file(args.task, seed, run_dir, cmd)
     if args.table:

@@ -8,6 +8,7 @@ rest. A case that fails is reported and the others go on; the exit status is 1 w
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,17 @@ def _axes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected spatial axes like 0,1,2, got {text!r}") from None
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """``key=value`` of ``--set``: the value read as JSON (``[1,1,1]``, ``3``, ``true``), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected a config id and a value like roi_size=[96,96,64], got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the subcommand."""
     p = subparsers.add_parser(
@@ -49,6 +61,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (created when missing)")
     p.add_argument("--weights", default=None, help="model.pt (state dict), model.ts or model.onnx "
                    "(default: the bundle's models/model.pt, .ts, .onnx in that order)")
+    p.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="ID=VALUE",
+                   help="override a setting of the bundle's inference.json, as the bundle runner's --ID VALUE "
+                   "(repeatable; e.g. --set overlap=0.25); settings recorded at training time beside the weights "
+                   "are used otherwise, and an override that contradicts them is refused")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     p.add_argument("--output-device", default=None, help="where the full-size output is blended (default: "
                    "--device); cpu for volumes larger than GPU memory")
@@ -81,7 +97,7 @@ def _predictor(args: argparse.Namespace, settings_roi: tuple[int, ...], network:
 def run(args: argparse.Namespace) -> int:
     """Segment every input; print a summary, and the failures on stderr. 0 when all succeeded, else 1."""
     return_freed_memory()  # this process predicts: keep its peak resident memory near its live memory
-    settings = read_bundle(find_bundle(args.bundle))
+    settings = read_bundle(find_bundle(args.bundle), dict(args.overrides), weights=args.weights)
     images = list_inputs(args.input)
     out = Path(args.output).expanduser().absolute()
     source = Path(args.input).expanduser().absolute()

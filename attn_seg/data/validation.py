@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from attn_seg.data.channels import IN_CHANNELS_SETTING, channel_problem
+from attn_seg.data.image_checks import header_problem
 from attn_seg.data.readers import ImageHeader, ImageReadError, is_picture, read_header, read_image, read_label
 
 __all__ = ["CaseStats", "DataValidationError", "Inspection", "inspect_cases", "validate_cases"]
@@ -96,7 +97,11 @@ def _header(role: str, path: Any, problems: list[str]) -> ImageHeader | None:
 def _spatial(
     header: ImageHeader, role: str, spatial_dims: int, in_channels: int, setting: str = IN_CHANNELS_SETTING
 ) -> tuple[tuple[int, ...], str]:
-    """The spatial shape of a header, or ``((), problem)`` when its dimensions or channels are not the expected."""
+    """The spatial shape of a header, or ``((), problem)`` when it is unusable (:func:`header_problem`) or its
+    dimensions or channels are not the expected."""
+    problem = header_problem(header)
+    if problem:
+        return (), f"{role} {problem}"
     shape = list(header.shape)
     while len(shape) > spatial_dims and shape[-1] == 1:
         shape.pop()

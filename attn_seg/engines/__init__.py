@@ -22,12 +22,14 @@ from attn_seg.engines.history import TrainingHistory
 from attn_seg.engines.losses import LOSSES, build_loss
 from attn_seg.engines.optim import OPTIMIZERS, SCHEDULERS, ScheduleHandler, build_optimizer, build_scheduler
 from attn_seg.engines.precision import PRECISIONS, Autocast, amp_kwargs, autocast_network, uses_engine_amp
+from attn_seg.engines.record import RECORD_FILE, TrainingRecord, check_record, read_record, trained_network
 from attn_seg.engines.workflow import bundle_workflow
 
 __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "PRECISIONS",
+    "RECORD_FILE",
     "SCHEDULERS",
     "AtomicCheckpointSaver",
     "AtomicDiskSaver",
@@ -38,6 +40,7 @@ __all__ = [
     "ResumeLoader",
     "ScheduleHandler",
     "TrainingHistory",
+    "TrainingRecord",
     "amp_kwargs",
     "atomic_torch_save",
     "autocast_network",
@@ -46,8 +49,11 @@ __all__ = [
     "build_scheduler",
     "bundle_workflow",
     "check_flag",
+    "check_record",
     "compile_flag",
     "latest_checkpoint",
+    "read_record",
     "resume_checkpoint",
+    "trained_network",
     "uses_engine_amp",
 ]

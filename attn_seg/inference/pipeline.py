@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.data import MetaTensor
-from monai.transforms import Invertd, KeepLargestConnectedComponent
+from monai.transforms import Invertd, KeepLargestConnectedComponent, LoadImaged
 from tqdm import tqdm
 
 from attn_seg.data.channels import channel_problem
+from attn_seg.data.image_checks import header_problem
 from attn_seg.data.readers import is_picture, read_header
 from attn_seg.inference.predictor import Predictor
 from attn_seg.inference.settings import BundleSettings
@@ -77,6 +78,18 @@ def _channels_last(array: torch.Tensor, spatial_dims: int) -> np.ndarray:
     return out[:, :, None] if spatial_dims == 2 else out
 
 
+def _load(path: Path, settings: BundleSettings) -> MetaTensor:
+    """The network input of ``path``: the bundle's preprocessing, with the loaded voxels checked to be finite
+    before normalisation (which would clip or spread an infinite value silently)."""
+    steps = settings.preprocessing.transforms
+    split = 1 if steps and isinstance(steps[0], LoadImaged) else len(steps)
+    data = settings.preprocessing({"image": str(path)}, end=split)
+    finite = torch.isfinite(torch.as_tensor(data["image"]))
+    if not bool(finite.all()):
+        raise ValueError(f"{path} has {int((~finite).sum())} NaN or infinite voxels (of {finite.numel()})")
+    return settings.preprocessing(data, start=split)["image"]
+
+
 def predict_file(
     path: Path, predictor: Predictor, settings: BundleSettings, out_dir: Path, options: OutputOptions
 ) -> dict[str, Path]:
@@ -95,14 +108,19 @@ def predict_file(
     Raises:
         FileNotFoundError: when ``path`` is missing.
         attn_seg.data.ImageReadError: when it is not a readable image.
-        ValueError: when it does not fit the network (dimensions, channels); nothing is written then.
+        ValueError: when it cannot be segmented (empty axis, complex or non-finite voxels, singular affine, a size
+            beyond its file or the memory budget) or does not fit the network (dimensions, channels); nothing is
+            written then.
     """
     header = read_header(path)  # a clean error naming the file before MONAI's loaders see it
+    problem = header_problem(header)  # checked before the voxels are read: empty axes, size, dtype, affine
+    if problem:
+        raise ValueError(problem)
     if header.channels > 1 or is_picture(path):  # the header tells a picture's channels: refused unread
         problem = channel_problem(path, header.channels, settings.in_channels)
         if problem:
             raise ValueError(problem)
-    image = settings.preprocessing({"image": str(path)})["image"]
+    image = _load(path, settings)
     if image.dim() != settings.spatial_dims + 1:
         raise ValueError(f"{path} has {image.dim() - 1} spatial dims after loading, the network takes "
                          f"{settings.spatial_dims}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from monai.bundle import ConfigParser
 from monai.transforms import Compose
+
+from attn_seg.engines.record import check_record, read_record, trained_network
 
 __all__ = ["BundleSettings", "default_weights", "read_bundle"]
 
@@ -25,13 +27,14 @@ class BundleSettings:
         bundle_dir: the bundle folder.
         parser: the parsed ``inference.json`` (with any overrides), to build ``network_def`` from.
         spatial_dims: 2 or 3.
-        in_channels: image channels the network takes (``network_def#in_channels``; 3 for colour pictures).
         num_classes: output channels ``K`` of the network (background included).
         roi_size: sliding-window size, one entry per spatial dim.
         sw_batch_size: windows per network call.
         overlap: overlap of neighbouring windows, in [0, 1).
         preprocessing: the dictionary transforms (key ``"image"``) from file to network input; invertible ones
             (orientation, spacing, cropping) are inverted on the outputs.
+        in_channels: image channels the network takes (``network_def#in_channels``; 3 for colour pictures).
+        record: the training record beside the weights (:func:`attn_seg.engines.read_record`; empty when none).
     """
 
     bundle_dir: Path
@@ -43,13 +46,16 @@ class BundleSettings:
     overlap: float
     preprocessing: Compose
     in_channels: int = 1
+    record: dict[str, Any] = field(default_factory=dict)
 
     def network_def(self, **changes: Any) -> Any:
-        """Build the bundle's ``network_def`` afresh, with ``changes`` to its arguments (e.g. ``return_attention``)."""
+        """Build the bundle's ``network_def`` afresh, with ``changes`` to its arguments (e.g. ``return_attention``)
+        and the other arguments as recorded at training time."""
         config = dict(self.parser.get("network_def"))
         config.update(changes)
         self.parser["_predict_network_def"] = config
-        return self.parser.get_parsed_content("_predict_network_def", instantiate=True, lazy=False)
+        network = self.parser.get_parsed_content("_predict_network_def", instantiate=True, lazy=False)
+        return trained_network(network, self.record, **changes)
 
 
 def _config_file(bundle: Path) -> Path:
@@ -66,28 +72,49 @@ def _roi(value: Any, spatial_dims: int, where: Path) -> tuple[int, ...]:
     return roi
 
 
-def read_bundle(bundle_dir: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> BundleSettings:
-    """Read a bundle's inference settings.
+def _apply_record(parser: ConfigParser, record: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Set the recorded settings the config has, except those overridden; refuse overrides that contradict them."""
+    recorded = record.get("settings", {})
+    check_record(record, {k: parser.get_parsed_content(k) for k in recorded if k in overrides})
+    for key, value in recorded.items():
+        if key in parser and key not in overrides:
+            parser[key] = value
+
+
+def read_bundle(
+    bundle_dir: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+    weights: str | os.PathLike[str] | None = None,
+) -> BundleSettings:
+    """Read a bundle's inference settings, with the settings recorded beside the weights at training time.
 
     Args:
         bundle_dir: a bundle folder holding ``configs/inference.json``.
         overrides: config ids and values applied first, as ``--id value`` on the bundle runner's command line
             (e.g. ``{"network_def#channels": [4, 8, 16], "roi_size": [32, 32, 16]}``).
+        weights: the weight file to be used (its folder's ``training_settings.json`` is the record); default: the
+            bundle's ``ckpt_path``.
 
     Returns:
         The settings.
 
     Raises:
         FileNotFoundError: when the bundle or its ``inference.json`` is missing.
-        ValueError: when a setting is missing or out of range; the message names it and the file.
+        ValueError: when a setting is missing or out of range, or contradicts the training record; the message
+            names it and the file.
     """
     bundle = Path(bundle_dir).expanduser().absolute()
     config = _config_file(bundle)
     parser = ConfigParser()
     parser.read_config(str(config))
     parser["bundle_root"] = str(bundle)
-    for key, value in (overrides or {}).items():
+    if weights is not None:
+        parser["ckpt_path"] = str(Path(weights).expanduser().absolute())
+    overrides = dict(overrides or {})
+    for key, value in overrides.items():
         parser[key] = value
+    record = read_record(parser.get_parsed_content("ckpt_path")) if "ckpt_path" in parser else {}
+    _apply_record(parser, record, overrides)
     missing = [k for k in ("network_def", "roi_size", "num_classes", "preprocessing") if k not in parser]
     if missing:
         raise ValueError(f"{config} lacks {', '.join(missing)}, which inference needs")
@@ -107,6 +134,7 @@ def read_bundle(bundle_dir: str | os.PathLike[str], overrides: Mapping[str, Any]
         overlap=overlap,
         preprocessing=parser.get_parsed_content("preprocessing", instantiate=True),
         in_channels=int(parser.get_parsed_content("network_def#in_channels")),
+        record=record,
     )
 
 

@@ -42,12 +42,15 @@ def test_weights_are_small_and_match_the_model_card() -> None:
 def test_weights_load_strictly_into_the_inference_network() -> None:
     parser = ConfigParser()
     parser.read_config(str(BUNDLE / "configs" / "inference.json"))
-    net = parser.get_parsed_content("network_def")
+    parser["bundle_root"] = str(BUNDLE)
+    net = parser.get_parsed_content("network")
     state = torch.load(_shipped(), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
+    roi, num_classes = parser.get_parsed_content("roi_size"), parser.get_parsed_content("num_classes")
+    assert parser.get_parsed_content("trained")["pixdim"] == [1.0, 1.0, 1.0]  # the record beside the weights
     with torch.no_grad():
-        out = net.eval()(torch.randn(1, 1, *parser["roi_size"]))
-    assert out.shape == (1, parser["num_classes"], *parser["roi_size"])
+        out = net.eval()(torch.randn(1, 1, *roi))
+    assert out.shape == (1, num_classes, *roi)
 
 
 def _dice(pred: np.ndarray, label: np.ndarray, value: int) -> float:

@@ -65,7 +65,7 @@ def test_train_evaluate_infer_workflows(
         # slice's through-plane offset is not written back
         np.testing.assert_allclose(pred.affine, source.affine, atol=1e-3)
         labels = np.asarray(nib.load(pred_file).dataobj)
-        assert set(np.unique(labels).tolist()) <= set(range(infer.parser["num_classes"]))
+        assert set(np.unique(labels).tolist()) <= set(range(infer.parser.get_parsed_content("num_classes")))
 
 
 #: The argument with which a bundle thresholds its masks (labels only: inference has none).
@@ -90,7 +90,8 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
     ct_train = ConfigParser.load_config_file(str(ct / "train.json"))
     settings = {"batch_size", "num_samples", "num_classes", "class_names", "roi_size", "pixdim", "hu_window",
                 "synthetic_modality", "preprocessing_transforms", "network_def", "epochs", "val_interval",
-                "scheduler_name", "augmentations", "augmentation_prob", "flip_axes", "label_threshold"}
+                "record_settings", "scheduler_name", "augmentations", "augmentation_prob", "flip_axes",
+                "label_threshold"}
     for name in bundle_names:
         configs = find_bundle(name) / "configs"
         train = ConfigParser.load_config_file(str(configs / "train.json"))

@@ -124,7 +124,10 @@ class AttentionUNet(nn.Module):
         full_res_units: int = 1,
         channels_last: bool = True,
     ) -> None:
+        args = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__()
+        #: the constructor's arguments, recorded beside trained weights (``attn_seg.engines.TrainingRecord``)
+        self.init_args = args
         self.encoder = UNetEncoder(
             spatial_dims,
             in_channels,
