@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from attn_seg.data import declared_num_classes, fingerprint, format_fingerprint, inspect_cases, load_cases
-from attn_seg.data.layouts import atomic_write_json
+from attn_seg.files import atomic_write_json
 
 __all__ = ["add_parser", "parse_label_map", "run"]
 

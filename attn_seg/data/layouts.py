@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,11 @@ import numpy as np
 from attn_seg.data.datalist import split_datalist
 from attn_seg.data.readers import READABLE_SUFFIXES
 from attn_seg.data.synthesize import DATASET_JSON
+from attn_seg.files import atomic_write_json
 
 __all__ = [
     "FOLDER_PAIRS",
     "LABEL_SUFFIXES",
-    "atomic_write_json",
     "declared_num_classes",
     "load_cases",
     "pair_folders",
@@ -286,26 +285,3 @@ def write_split(
     if path.exists() and not overwrite:
         raise FileExistsError(f"split file {path} already exists; pass overwrite=True to replace it")
     return atomic_write_json({"training": train, "validation": val, **info}, path)
-
-
-def atomic_write_json(content: Any, path: Path) -> Path:
-    """Write JSON to a temporary sibling and rename it into place, so that no half-written file is ever seen."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=2, ensure_ascii=False, default=_json_default)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")

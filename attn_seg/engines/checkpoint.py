@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from monai.handlers import CheckpointLoader, CheckpointSaver
 from monai.transforms import Randomizable, Transform
 
 from attn_seg.engines.flags import check_flag
+from attn_seg.files import atomic_path
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -48,18 +48,8 @@ def atomic_torch_save(obj: object, path: str | os.PathLike[str]) -> None:
         obj: what to save.
         path: the destination file.
     """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            torch.save(obj, tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class AtomicDiskSaver(BaseSaveHandler):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -12,6 +11,8 @@ import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from monai.handlers import from_engine
+
+from attn_seg.files import atomic_write_json
 
 __all__ = ["TrainingHistory"]
 
@@ -83,10 +84,7 @@ class TrainingHistory:
     def _write(self) -> None:
         if self.output_file is None or idist.get_rank() != 0:
             return
-        self.output_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.output_file.with_name(f".{self.output_file.name}.tmp")
-        tmp.write_text(json.dumps({"epochs": self.epochs}, indent=1, allow_nan=True) + "\n", encoding="utf-8")
-        os.replace(tmp, self.output_file)
+        atomic_write_json({"epochs": self.epochs}, self.output_file, indent=1)
 
     def state_dict(self) -> dict[str, Any]:
         """The history so far (plain numbers, loadable with ``weights_only=True``)."""

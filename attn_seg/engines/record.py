@@ -28,7 +28,7 @@ from typing import Any
 from ignite.engine import Engine, Events
 from torch import nn
 
-from attn_seg.data.layouts import atomic_write_json
+from attn_seg.files import atomic_write_json
 
 __all__ = ["RECORD_FILE", "TrainingRecord", "check_record", "read_record", "record_path", "trained_network"]
 

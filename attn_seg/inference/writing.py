@@ -12,9 +12,8 @@ NIfTI has no float16 type: probabilities and attention maps are stored as uint16
 (``scl_slope``), 2 bytes a voxel like float16 and finer (steps of ~1.5e-5); nibabel's ``get_fdata`` and MONAI's
 ``LoadImage`` read them back as floats in [0, 1].
 
-A file is written under a hidden temporary name (``.partial-<pid>-<name>``) and renamed into place only when
-complete, so a killed run leaves no half-written output under a real name; :func:`remove_partials` clears the
-temporary files of runs that died.
+A file is written under a hidden temporary name and renamed into place only when complete
+(:func:`attn_seg.files.atomic_path`), so a killed run leaves no half-written output under a real name.
 """
 
 from __future__ import annotations
@@ -28,11 +27,10 @@ import nibabel as nib
 import numpy as np
 
 from attn_seg.data.readers import READABLE_SUFFIXES
-from attn_seg.processes import pid_alive
+from attn_seg.files import atomic_path
 
-__all__ = ["PARTIAL_PREFIX", "Geometry", "atomic_save", "case_name", "output_paths", "read_geometry", "remove_partials"]
+__all__ = ["Geometry", "atomic_save", "case_name", "output_paths", "read_geometry"]
 
-PARTIAL_PREFIX = ".partial-"
 _NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
 
@@ -113,23 +111,5 @@ def atomic_save(array: np.ndarray, geometry: Geometry, path: Path) -> None:
         geometry: the input's geometry.
         path: the ``.nii.gz`` file to write.
     """
-    tmp = path.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{path.name}")
-    try:
+    with atomic_path(path) as tmp:
         nib.save(_image(array, geometry), str(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def remove_partials(out_dir: Path) -> list[Path]:
-    """Delete temporary files of runs that died (their process is gone); return them. Other files are untouched."""
-    removed = []
-    for path in out_dir.glob(f"{PARTIAL_PREFIX}*"):
-        pid_text = path.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed

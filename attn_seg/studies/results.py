@@ -15,6 +15,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from attn_seg.files import atomic_write_text
 from attn_seg.studies.runner import trial_key
 from attn_seg.studies.spec import StudySpec
 from attn_seg.studies.trial import read_history
@@ -111,11 +112,6 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
     return "\n".join(line for line in lines) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
 
 def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     fields: list[str] = []
@@ -144,11 +140,11 @@ def write_results(study: optuna.Study, spec: StudySpec, out_dir: str | os.PathLi
     out.mkdir(parents=True, exist_ok=True)
     table = summarise_settings(rows, spec)
     files = {"csv": out / "results.csv", "json": out / "results.json", "markdown": out / "summary.md"}
-    _write_text(files["csv"], _csv_text(rows))
+    atomic_write_text(files["csv"], _csv_text(rows))
     summary = {"study": spec.name, "metric": spec.metric, "objective": spec.objective, "settings": table,
                "trials": rows}
-    _write_text(files["json"], json.dumps(summary, indent=1, default=str) + "\n")
-    _write_text(files["markdown"], _markdown(table, spec, rows))
+    atomic_write_text(files["json"], json.dumps(summary, indent=1, default=str) + "\n")
+    atomic_write_text(files["markdown"], _markdown(table, spec, rows))
     columns = _columns(spec, rows)
     complete = [r for r in rows if r["state"] == "complete"]
     if complete:

@@ -128,4 +128,4 @@ def test_write_split_round_trip_and_refuses_overwrite(pair: Callable[..., dict],
     assert load_cases(out) == train
     write_split(val, train, out, overwrite=True)
     assert load_cases(out) == val
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".partial-")] == []

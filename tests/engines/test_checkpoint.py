@@ -39,7 +39,7 @@ def test_kill_during_write_leaves_a_complete_checkpoint(tmp_path: Path) -> None:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "1"
         deadline = time.monotonic() + 120
-        while not list(tmp_path.glob(".checkpoint.pt.*.tmp")) and time.monotonic() < deadline:
+        while not list(tmp_path.glob(".partial-*-checkpoint.pt")) and time.monotonic() < deadline:
             time.sleep(0.005)  # wait until the next write is under way
         child.send_signal(signal.SIGKILL)
     finally:
