@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from attn_seg.bundles import find_bundle, run_bundle
-from attn_seg.data import SyntheticSpec, load_datalist, write_synthetic_dataset
+from attn_seg.data import SyntheticSpec, load_cases, write_synthetic_dataset
 from attn_seg.evaluation import pair_cases, score_folder, write_report
 from attn_seg.inference import (
     OutputOptions,
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     label_files = [str((out / "data" / p).resolve()) for p in manifest["test_labels"]]
     rows = score_folder(pred_dir, label_files, num_classes=len(names) + 1)
     summary = {"mean_dice": float(np.nanmean([r["mean_dice"] for r in rows])), "classes": names,
-               "cases": rows, "epochs": args.epochs, "training_cases": len(load_datalist(out / "data")),
+               "cases": rows, "epochs": args.epochs, "training_cases": len(load_cases(out / "data")),
                "seconds": timings}
     (out / "summary.json").write_text(json.dumps(_nan_to_none(summary), indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(_summary_markdown(rows, names, timings), encoding="utf-8")

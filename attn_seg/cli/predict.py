@@ -69,7 +69,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output-device", default=None, help="where the full-size output is blended (default: "
                    "--device); cpu for volumes larger than GPU memory")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="network precision (default: auto, "
-                   "bf16 on CPUs and GPUs that have it, fp16 on other GPUs, else fp32)")
+                   "bf16 on CPUs with a native bf16 unit (AVX512-BF16, AMX) and on GPUs that have it, fp16 on "
+                   "other GPUs, else fp32)")
     p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES",
                    help="flip test-time augmentation over every combination of the given spatial axes "
                    "(e.g. 0,1; alone: all axes; 2**n passes)")

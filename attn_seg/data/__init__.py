@@ -1,12 +1,11 @@
-"""Data: datalists in the common layouts, readers, validation, fingerprints, caching and synthetic data sets."""
+"""Data: datalists in the common layouts, readers, validation, fingerprints and synthetic data sets."""
 
 from __future__ import annotations
 
-from attn_seg.data.caching import CACHE_MODES, make_dataset
 from attn_seg.data.channels import channel_problem
-from attn_seg.data.datalist import list_images, load_datalist, split_datalist
+from attn_seg.data.datalist import list_images, split_datalist
 from attn_seg.data.fingerprint import fingerprint, format_fingerprint, suggest_roi_size
-from attn_seg.data.layouts import declared_num_classes, load_cases, pair_folders, split_cases, write_split
+from attn_seg.data.layouts import declared_num_classes, load_cases, pair_folders, write_split
 from attn_seg.data.readers import (
     ImageHeader,
     ImageReadError,
@@ -21,7 +20,6 @@ from attn_seg.data.synthetic import SyntheticCase, SyntheticSpec, make_case
 from attn_seg.data.validation import CaseStats, DataValidationError, Inspection, inspect_cases, validate_cases
 
 __all__ = [
-    "CACHE_MODES",
     "DATASET_JSON",
     "CaseStats",
     "DataValidationError",
@@ -43,14 +41,11 @@ __all__ = [
     "inspect_cases",
     "list_images",
     "load_cases",
-    "load_datalist",
     "make_case",
-    "make_dataset",
     "pair_folders",
     "read_header",
     "read_image",
     "read_label",
-    "split_cases",
     "split_datalist",
     "suggest_roi_size",
     "validate_cases",

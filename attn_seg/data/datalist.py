@@ -6,39 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-from monai.data import load_decathlon_datalist
 
-from attn_seg.data.readers import READABLE_SUFFIXES
-from attn_seg.data.synthesize import DATASET_JSON
+from attn_seg.data.readers import READABLE_SUFFIXES, image_files
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "load_datalist", "split_datalist"]
-
-#: File endings listed as images: every ending :class:`~attn_seg.data.MedicalImageReader` reads (NIfTI, NRRD,
-#: MetaImage, MGZ, and 2D pictures such as PNG/TIFF).
-IMAGE_SUFFIXES = READABLE_SUFFIXES
-
-
-def load_datalist(dataset_dir: str | os.PathLike[str], key: str = "training") -> list[dict]:
-    """Read the ``key`` list of ``dataset_dir/dataset.json`` with absolute paths.
-
-    Args:
-        dataset_dir: folder holding a Decathlon-style ``dataset.json``.
-        key: the list to read, e.g. ``"training"`` or ``"test"``.
-
-    Returns:
-        One dict per case, ``{"image": path, "label": path}`` (test lists: ``{"image": path}``).
-
-    Raises:
-        FileNotFoundError: when ``dataset.json`` is missing.
-        ValueError: when the list is missing or empty.
-    """
-    manifest = Path(dataset_dir) / DATASET_JSON
-    if not manifest.is_file():
-        raise FileNotFoundError(f"no {DATASET_JSON} in dataset_dir {Path(dataset_dir).absolute()}")
-    items = load_decathlon_datalist(manifest, is_segmentation=True, data_list_key=key)
-    if not items:
-        raise ValueError(f"the {key!r} list of {manifest} is empty")
-    return items
+__all__ = ["list_images", "split_datalist"]
 
 
 def split_datalist(
@@ -89,13 +60,14 @@ def _fold_indices(order: np.ndarray, fold: int, num_folds: int) -> list[int]:
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[dict]:
-    """List the image files of a folder as an inference datalist, sorted by name.
+    """List the image files of a folder as an inference datalist (``inference.json``'s ``datalist``).
 
     Args:
-        folder: a folder of NIfTI/NRRD/MetaImage/MGZ files or 2D pictures (hidden files are ignored).
+        folder: a folder of images (the files :func:`~attn_seg.data.readers.image_files` lists, as
+            ``attn-seg predict`` reads them).
 
     Returns:
-        One ``{"image": path}`` per file.
+        One ``{"image": path}`` per file, sorted by name.
 
     Raises:
         FileNotFoundError: when ``folder`` is missing or holds no image file.
@@ -103,9 +75,7 @@ def list_images(folder: str | os.PathLike[str]) -> list[dict]:
     path = Path(folder).expanduser().absolute()
     if not path.is_dir():
         raise FileNotFoundError(f"input folder {path} does not exist")
-    files = sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.name.endswith(IMAGE_SUFFIXES)
-    )
+    files = image_files(path)
     if not files:
-        raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(IMAGE_SUFFIXES)})")
+        raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(READABLE_SUFFIXES)})")
     return [{"image": str(p)} for p in files]

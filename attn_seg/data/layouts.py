@@ -25,10 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from attn_seg.data.datalist import split_datalist
-from attn_seg.data.readers import READABLE_SUFFIXES
+from attn_seg.data.readers import READABLE_SUFFIXES, image_files
 from attn_seg.data.synthesize import DATASET_JSON
 from attn_seg.files import atomic_write_json
 
@@ -38,7 +35,6 @@ __all__ = [
     "declared_num_classes",
     "load_cases",
     "pair_folders",
-    "split_cases",
     "write_split",
 ]
 
@@ -57,10 +53,6 @@ def _split_name(name: str) -> tuple[str, str]:
         if lower.endswith(suffix):
             return name[: -len(suffix)], name[-len(suffix) :]
     return "", ""
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and _split_name(p.name)[0])
 
 
 def _label_for(stem: str, ext: str, label_dir: Path, suffix: str) -> Path:
@@ -114,7 +106,7 @@ def pair_folders(
     for folder in (images_path, labels_path):
         if not folder.is_dir():
             raise FileNotFoundError(f"folder {folder} does not exist")
-    files = _image_files(images_path)
+    files = image_files(images_path)
     suffix = _guess_suffix(files, labels_path, same_folder) if label_suffix is None else label_suffix
     if same_folder:  # files named like labels are not images
         files = [f for f in files if not _split_name(f.name)[0].endswith(suffix)]
@@ -230,35 +222,6 @@ def declared_num_classes(source: str | os.PathLike[str]) -> int | None:
         return max(int(k) for k in labels) + 1
     except ValueError:
         return None
-
-
-def split_cases(
-    cases: list[dict], *, val_fraction: float = 0.2, fold: int | None = None, num_folds: int = 5, seed: int = 0
-) -> tuple[list[dict], list[dict]]:
-    """Split cases into training and validation, deterministically for a seed.
-
-    Args:
-        cases: the datalist.
-        val_fraction: share of cases for validation, in (0, 1); used when ``fold`` is ``None``.
-        fold: k-fold cross-validation: validate on fold ``fold`` of ``num_folds`` (0-based).
-        num_folds: number of folds, at least 2 and at most ``len(cases)``.
-        seed: seed of the shuffle; the same seed gives the same folds.
-
-    Returns:
-        ``(train, val)``, each in the order of ``cases``.
-
-    Raises:
-        ValueError: when an argument is out of range.
-    """
-    if fold is None:
-        return split_datalist(cases, val_fraction, seed)
-    if not 2 <= num_folds <= len(cases):
-        raise ValueError(f"`num_folds` must be in 2..{len(cases)} (the number of cases), got {num_folds!r}")
-    if not 0 <= fold < num_folds:
-        raise ValueError(f"`fold` must be in 0..{num_folds - 1}, got {fold!r}")
-    order = np.random.default_rng(seed).permutation(len(cases))
-    val_idx = set(np.array_split(order, num_folds)[fold].tolist())
-    return [c for i, c in enumerate(cases) if i not in val_idx], [c for i, c in enumerate(cases) if i in val_idx]
 
 
 def write_split(

@@ -11,7 +11,6 @@ as 0/1, foreground where the value is above 127; a colour image is shown in grey
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from attn_seg.data.readers import READABLE_SUFFIXES, ImageHeader, image_files, is_picture, read_image, read_label
+from attn_seg.data.naming import ATTENTION, SEG, case_name, parse_output
+from attn_seg.data.readers import ImageHeader, image_files, is_picture, read_image, read_label
 
 __all__ = ["CaseFiles", "LoadedCase", "case_name", "cases_from_datalist", "load_case", "pair_cases"]
 
-_ATTENTION = re.compile(r"^(?P<case>.+)_attn_g(?P<gate>\d+)$")
 _AFFINE_TOLERANCE_MM = 1e-3
 
 
@@ -69,15 +68,6 @@ class LoadedCase:
     spacing: tuple[float, ...]
 
 
-def case_name(path: str | os.PathLike[str]) -> str:
-    """File name without its image suffix: ``/p/case_0001.nii.gz`` -> ``case_0001``."""
-    name = Path(path).name
-    for suffix in sorted(READABLE_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def _images(folder: Path, what: str) -> list[Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"{what} folder {folder} does not exist")
@@ -87,10 +77,9 @@ def _images(folder: Path, what: str) -> list[Path]:
 def _predictions(pred_dir: Path) -> dict[str, Path]:
     preds: dict[str, Path] = {}
     for path in _images(pred_dir, "prediction"):
-        stem = case_name(path)
-        if stem.endswith("_probs") or _ATTENTION.match(stem):
+        case, kind = parse_output(path)
+        if kind != SEG:  # probabilities, attention maps
             continue
-        case = stem.removesuffix("_seg")
         if case in preds:
             raise ValueError(f"case {case!r} has two predictions: {preds[case]} and {path}; keep one")
         preds[case] = path
@@ -102,9 +91,9 @@ def _predictions(pred_dir: Path) -> dict[str, Path]:
 def _attention_files(folder: Path | None) -> dict[str, dict[int, Path]]:
     found: dict[str, dict[int, Path]] = {}
     for path in _images(folder, "attention") if folder is not None else []:
-        match = _ATTENTION.match(case_name(path))
-        if match:
-            found.setdefault(match["case"], {})[int(match["gate"])] = path
+        case, kind = parse_output(path)
+        if kind.startswith(ATTENTION):
+            found.setdefault(case, {})[int(kind.removeprefix(ATTENTION))] = path
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from attn_seg.data.naming import case_name
 from attn_seg.inference.export import export_onnx, export_torchscript
 from attn_seg.inference.inputs import list_inputs
 from attn_seg.inference.memory import return_freed_memory
@@ -9,7 +10,7 @@ from attn_seg.inference.models import OnnxModule, count_gates, load_model, read_
 from attn_seg.inference.pipeline import OutputOptions, RunReport, predict_file, predict_files
 from attn_seg.inference.predictor import PRECISIONS, Predictor, resolve_precision
 from attn_seg.inference.settings import BundleSettings, default_weights, read_bundle
-from attn_seg.inference.writing import case_name, output_paths
+from attn_seg.inference.writing import output_paths
 
 __all__ = [
     "PRECISIONS",

@@ -19,11 +19,12 @@ from tqdm import tqdm
 
 from attn_seg.data.channels import channel_problem
 from attn_seg.data.image_checks import header_problem
+from attn_seg.data.naming import case_name
 from attn_seg.data.readers import is_picture, read_header
 from attn_seg.files import remove_partials
 from attn_seg.inference.predictor import Predictor
 from attn_seg.inference.settings import BundleSettings
-from attn_seg.inference.writing import atomic_save, case_name, output_paths, read_geometry
+from attn_seg.inference.writing import atomic_save, output_paths, read_geometry
 
 __all__ = ["OutputOptions", "RunReport", "predict_file", "predict_files"]
 

@@ -10,14 +10,16 @@ import torch
 from monai.utils import look_up_option
 from torch import nn
 
+from attn_seg.engines.precision import PRECISIONS as DTYPES
+from attn_seg.engines.precision import native_cpu_bf16
 from attn_seg.inference.windows import WindowRun, blend_labels, blend_logits, importance_map
 
 __all__ = ["PRECISIONS", "Predictor", "resolve_precision"]
 
-#: Names accepted by ``precision``; ``"auto"`` is bf16 on a CPU with native bf16 (AVX512-BF16/AMX), fp32 on
-#: other CPUs, bf16 on a GPU that has it, else fp16.
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: Names accepted by ``precision``: the training precisions and ``"auto"``, which is bf16 on a CPU with native bf16
+#: (AVX512-BF16/AMX: :func:`~attn_seg.engines.precision.native_cpu_bf16`), fp32 on other CPUs (where bf16 is
+#: emulated and slower), bf16 on a GPU that has it, else fp16.
+PRECISIONS = ("auto", *DTYPES)
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -27,7 +29,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return str(chosen)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    return "bf16" if native_cpu_bf16() else "fp32"
 
 
 def _flip_sets(axes: Sequence[int], spatial_dims: int) -> list[tuple[int, ...]]:
@@ -48,8 +50,8 @@ class _WindowNetwork(nn.Module):
         self.sizes: list[int] = []  # channels of the logits, then of each attention map
 
     def _once(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, dtype=_DTYPES.get(self.precision, torch.float32),
-                            enabled=self.precision in _DTYPES):
+        dtype = DTYPES[self.precision]
+        with torch.autocast(x.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = self.network(x)
             maps: list[torch.Tensor] = []
             if isinstance(out, (tuple, list)):  # (logits, maps) from a module built with return_attention

@@ -26,31 +26,18 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from attn_seg.data.readers import READABLE_SUFFIXES
+from attn_seg.data.naming import PROBS, SEG, attention_kind, output_name
 from attn_seg.files import atomic_path
 
-__all__ = ["Geometry", "atomic_save", "case_name", "output_paths", "read_geometry"]
+__all__ = ["Geometry", "atomic_save", "output_paths", "read_geometry"]
 
 _NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
 
-def case_name(path: str | os.PathLike[str]) -> str:
-    """The input's file name without its extension(s): ``"a/case 1.nii.gz"`` -> ``"case 1"``."""
-    name = Path(path).name
-    for suffix in READABLE_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 def output_paths(out_dir: Path, case: str, *, probs: bool = False, attention_gates: int = 0) -> dict[str, Path]:
     """The files a case gets: ``{"seg": ..., ["probs": ...], ["attn_g0": ...], ...}``."""
-    paths = {"seg": out_dir / f"{case}_seg.nii.gz"}
-    if probs:
-        paths["probs"] = out_dir / f"{case}_probs.nii.gz"
-    for k in range(attention_gates):
-        paths[f"attn_g{k}"] = out_dir / f"{case}_attn_g{k}.nii.gz"
-    return paths
+    kinds = [SEG, *([PROBS] if probs else []), *(attention_kind(k) for k in range(attention_gates))]
+    return {kind: out_dir / output_name(case, kind) for kind in kinds}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Augmentation sets for training: flips, 90-degree rotations, affine warps and intensity changes."""
+"""Augmentation sets for training: flips, 90-degree rotations, affine warps, intensity and contrast changes."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from monai.utils import look_up_option
 __all__ = ["AUGMENTATION_SETS", "augmentation"]
 
 #: The sets :func:`augmentation` can combine.
-AUGMENTATION_SETS = ("flip", "rot90", "affine", "intensity")
+AUGMENTATION_SETS = ("flip", "rot90", "affine", "intensity", "contrast")
+#: The sets that change the image only (the others move image and label alike).
+_IMAGE_ONLY = ("intensity", "contrast")
 
 
 def _spatial(
@@ -59,8 +61,8 @@ def augmentation(
 
     Args:
         sets: any of :data:`AUGMENTATION_SETS`: ``flip`` (each axis), ``rot90`` (in-plane), ``affine`` (in-plane
-            rotation up to 15 degrees and scaling by up to 10 %), ``intensity`` (scale, shift, gamma, noise;
-            image only).
+            rotation up to 15 degrees and scaling by up to 10 %), ``intensity`` (scale and shift by up to 10 %;
+            image only), ``contrast`` (gamma in [0.7, 1.5] and Gaussian noise, std 0.02; image only).
         spatial_dims: 2 or 3.
         prob: probability of each transform.
         keys: case keys; the first is the image.
@@ -83,14 +85,12 @@ def augmentation(
     steps: list[MapTransform] = []
     for name in sets:
         chosen = look_up_option(name, AUGMENTATION_SETS)
-        if chosen != "intensity":
-            steps += _spatial(chosen, keys, spatial_dims, prob, axes)
-            continue
-        image = keys[0]
-        steps += [
-            RandScaleIntensityd(image, factors=0.1, prob=prob),
-            RandShiftIntensityd(image, offsets=0.1, prob=prob),
-            RandAdjustContrastd(image, gamma=(0.7, 1.5), prob=prob),
-            RandGaussianNoised(image, std=0.02, prob=prob),
-        ]
+        steps += _image_only(chosen, keys[0], prob) if chosen in _IMAGE_ONLY else _spatial(
+            chosen, keys, spatial_dims, prob, axes)
     return steps
+
+
+def _image_only(name: str, image: str, prob: float) -> list[MapTransform]:
+    if name == "intensity":
+        return [RandScaleIntensityd(image, factors=0.1, prob=prob), RandShiftIntensityd(image, offsets=0.1, prob=prob)]
+    return [RandAdjustContrastd(image, gamma=(0.7, 1.5), prob=prob), RandGaussianNoised(image, std=0.02, prob=prob)]

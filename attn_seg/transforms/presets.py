@@ -1,9 +1,9 @@
 """Preprocessing presets for CT, MRI and colour pictures, 2D and 3D: deterministic steps first, random steps apart.
 
-A preset is a :class:`TransformSet`: ``deterministic`` (load, orient, resample, normalise: cached by
-``CacheDataset``/``PersistentDataset``) and ``random`` (patch sampling and augmentation, training only).
-``train()`` and ``eval()`` compose them; a bundle can list the two parts separately and join them with an
-expression, as ``train.json`` does.
+A preset is a :class:`TransformSet` of ``deterministic`` steps (load, orient, resample, normalise: cached by
+``CacheDataset``). A bundle's ``train.json`` appends the random steps (patch sampling and augmentation from
+:mod:`attn_seg.transforms`, training only) with an expression; validation and inference use the deterministic
+steps alone.
 
 - ``ct``: clip Hounsfield units to a window and scale it to [0, 1];
 - ``mri``: z-score over the non-zero voxels of each channel (the background outside the head stays 0);
@@ -17,7 +17,7 @@ at least the threshold (MONAI's ``AsDiscreted(threshold=...)``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from monai.data import MetaTensor
@@ -47,14 +47,10 @@ PRESETS = ("ct", "mri", "rgb")
 
 @dataclass
 class TransformSet:
-    """Transforms split into a deterministic part (cacheable) and a random part (training only)."""
+    """A preset's deterministic transforms (cacheable: load, orient, resample, normalise). Training adds the random
+    ones after them (:func:`~attn_seg.transforms.patch_sampling`, :func:`~attn_seg.transforms.augmentation`)."""
 
     deterministic: list[MapTransform]
-    random: list[MapTransform] = field(default_factory=list)
-
-    def train(self) -> Compose:
-        """Deterministic then random transforms."""
-        return Compose([*self.deterministic, *self.random])
 
     def eval(self) -> Compose:
         """Deterministic transforms only, for validation and inference."""

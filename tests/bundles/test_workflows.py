@@ -95,7 +95,7 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
     for name in bundle_names:
         configs = find_bundle(name) / "configs"
         train = ConfigParser.load_config_file(str(configs / "train.json"))
-        # the recipe: a task bundle (hippocampus) draws its patches and augmentation from attn_seg.transforms
+        # the recipe: patches and augmentation from attn_seg.transforms (the polyp bundle resizes instead of cropping)
         recipe = {**train["train"], "random_transforms": ct_train["train"]["random_transforms"]}
         # the polyp bundle's validation also checks the image channels and thresholds its masks
         datalist = _without(train["datalist"], ", in_channels=@network_def#in_channels", LABEL_THRESHOLD)

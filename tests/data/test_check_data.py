@@ -1,4 +1,4 @@
-"""``attn-seg check-data`` run as a user runs it, plus the fingerprint and caching helpers behind it."""
+"""``attn-seg check-data`` run as a user runs it, plus the fingerprint helpers behind it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from monai.data import CacheDataset, Dataset, PersistentDataset
 
 from attn_seg.cli import main
-from attn_seg.data import fingerprint, inspect_cases, load_cases, make_dataset, suggest_roi_size
+from attn_seg.data import fingerprint, inspect_cases, load_cases, suggest_roi_size
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -120,15 +119,3 @@ def test_suggest_roi_size() -> None:
         suggest_roi_size((64.0, 64.0, 64.0), max_voxels=10)
 
 
-def test_make_dataset_cache_modes(tmp_path: Path) -> None:
-    data = [{"x": np.float32(i)} for i in range(3)]
-    assert type(make_dataset(data, lambda d: d, cache="none")) is Dataset
-    assert isinstance(make_dataset(data, lambda d: d, cache="memory"), CacheDataset)
-    disk = make_dataset(data, lambda d: d, cache="disk", cache_dir=tmp_path / "cache")
-    assert isinstance(disk, PersistentDataset)
-    assert disk[1]["x"] == 1.0
-    assert any((tmp_path / "cache").iterdir())
-    with pytest.raises(ValueError, match="cache_dir"):
-        make_dataset(data, lambda d: d, cache="disk")
-    with pytest.raises(ValueError, match="memory"):
-        make_dataset(data, lambda d: d, cache="memroy")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from attn_seg.data import declared_num_classes, load_cases, pair_folders, split_cases, validate_cases, write_split
+from attn_seg.data import declared_num_classes, load_cases, pair_folders, split_datalist, validate_cases, write_split
 
 
 def _names(cases: list[dict]) -> list[tuple[str, str]]:
@@ -99,26 +99,27 @@ def test_unknown_layouts(tmp_path: Path) -> None:
 
 def test_split_by_fraction_and_by_fold() -> None:
     cases = [{"image": f"{i}.nii.gz"} for i in range(10)]
-    train, val = split_cases(cases, val_fraction=0.3, seed=4)
+    train, val = split_datalist(cases, 0.3, seed=4)
     assert (len(train), len(val)) == (7, 3)
-    assert split_cases(cases, val_fraction=0.3, seed=4) == (train, val)
-    folds = [split_cases(cases, fold=k, num_folds=3, seed=1)[1] for k in range(3)]
+    assert split_datalist(cases, 0.3, seed=4) == (train, val)
+    folds = [split_datalist(cases, 0.2, seed=1, fold=k, num_folds=3)[1] for k in range(3)]
     assert sorted(c["image"] for fold in folds for c in fold) == sorted(c["image"] for c in cases)
     assert [len(f) for f in folds] == [4, 3, 3]
-    assert folds[0] == split_cases(cases, fold=0, num_folds=3, seed=1)[1]
-    assert folds[0] != split_cases(cases, fold=0, num_folds=3, seed=2)[1]
+    assert folds[0] == split_datalist(cases, 0.2, seed=1, fold=0, num_folds=3)[1]
+    assert folds[0] != split_datalist(cases, 0.2, seed=2, fold=0, num_folds=3)[1]
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"fold": 3, "num_folds": 3}, "fold"), ({"fold": 0, "num_folds": 11},
                                                "num_folds"), ({"val_fraction": 1.0}, "val_fraction")])
 def test_split_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    kwargs = {"val_fraction": 0.2, **kwargs}
     with pytest.raises(ValueError, match=match):
-        split_cases([{"image": str(i)} for i in range(10)], **kwargs)
+        split_datalist([{"image": str(i)} for i in range(10)], **kwargs)
 
 
 def test_write_split_round_trip_and_refuses_overwrite(pair: Callable[..., dict], tmp_path: Path) -> None:
     cases = [pair(f"c{i}", seed=i) for i in range(4)]
-    train, val = split_cases(cases, fold=1, num_folds=2, seed=0)
+    train, val = split_datalist(cases, 0.2, seed=0, fold=1, num_folds=2)
     out = write_split(train, val, tmp_path / "split.json", seed=0, fold=1)
     assert load_cases(out) == train
     assert load_cases(out, key="validation") == val

@@ -9,11 +9,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from monai.transforms import Compose
 from monai.utils import set_determinism
 
 from attn_seg.data import read_image
 from attn_seg.transforms import (
-    TransformSet,
     augmentation,
     ct_preset,
     mri_preset,
@@ -79,9 +79,9 @@ def test_mri_preset_zscores_non_zero_voxels(case: Callable[[int], dict]) -> None
 def test_train_split_deterministic_then_random(case: Callable[[int], dict]) -> None:
     set_determinism(seed=0)
     transforms = mri_preset(spatial_dims=3, pixdim=[1.5, 1.5, 3.0])
-    transforms.random = patch_sampling([8, 8, 8], num_samples=3) + augmentation(("flip", "rot90", "affine",
-                                                                                   "intensity"), spatial_dims=3)
-    samples = transforms.train()(case(3))
+    random = patch_sampling([8, 8, 8], num_samples=3) + augmentation(("flip", "rot90", "affine", "intensity",
+                                                                       "contrast"), spatial_dims=3)
+    samples = Compose([*transforms.deterministic, *random])(case(3))
     assert len(samples) == 3
     assert all(tuple(s["image"].shape) == (1, 8, 8, 8) for s in samples)
     assert all(set(torch.unique(s["label"]).tolist()) <= {0.0, 1.0, 2.0} for s in samples)
@@ -92,14 +92,14 @@ def test_sampling_by_class_reaches_the_rare_class(case: Callable[[int], dict]) -
     set_determinism(seed=1)
     steps = ct_preset(spatial_dims=3).deterministic + patch_sampling([4, 4, 4], mode="classes", num_classes=3,
                                                                      ratios=[0, 0, 1], num_samples=4)
-    samples = TransformSet(steps).train()(case(3))
+    samples = Compose(steps)(case(3))
     assert all(float(s["label"].max()) == 2.0 for s in samples)
 
 
 def test_slices_of_volumes_for_a_2d_net(case: Callable[[int], dict]) -> None:
     set_determinism(seed=2)
     steps = ct_preset(spatial_dims=3).deterministic + slice_sampling([16, 16], num_samples=5, pos=1, neg=0)
-    samples = TransformSet(steps).train()(case(3))
+    samples = Compose(steps)(case(3))
     assert len(samples) == 5
     assert all(tuple(s["image"].shape) == (1, 16, 16) for s in samples)
     assert all(float(s["label"].max()) > 0 for s in samples)
