@@ -82,7 +82,7 @@ def _evaluate(arm: str) -> None:
     run_dir = _run_dir(arm)
     if (run_dir / "eval" / "report" / "metrics.csv").is_file():
         return
-    cmd = runner(TASK, run_dir, "evaluating", [*_configs(arm), "evaluate.json"], [])
+    cmd = runner(TASK, run_dir, "evaluating", [*_configs(arm), "evaluate.json"], ["--seed", str(SEED)])
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 

@@ -130,10 +130,11 @@ def _attention_maps(task: str, run_dir: Path, seed: int) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def _evaluate(task: str, run_dir: Path) -> None:
+def _evaluate(task: str, run_dir: Path, seed: int) -> None:
+    """Score the run's held-out cases with the bundle's ``evaluate.json``; the seed picks the same split as training."""
     if (run_dir / "eval" / "report" / "summary.json").is_file():
         return
-    cmd = runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], [])
+    cmd = runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], ["--seed", str(seed)])
     print(f"[real_data] evaluating: {' '.join(cmd)}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
@@ -214,7 +215,8 @@ def _table(task: str) -> str:
                  f"{statistics.fmean(r['classes'][n]['hd95_mm_mean'] for r in runs):.2f}" for n in names]
         lines.append("| mean | " + f"{statistics.fmean(r['training_wall_s'] for r in runs) / 60:.1f} | - | "
                      + " | ".join(means) + " |\n")
-    table = "".join(lines)
+    notes = [f"- seed {r['seed']}: {r['note']}\n" for r in runs if r.get("note")]
+    table = "".join(lines) + ("\nHow each run was timed:\n\n" + "".join(notes) if notes else "")
     (ROOT / "docs" / "real_data" / task / "results.md").write_text(table)
     return table
 
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = (args.run_dir or ROOT / "runs" / "real" / args.task / f"seed{seed}").absolute()
         cmd = _train(args.task, seed, run_dir)
         _attention_maps(args.task, run_dir, seed)
-        _evaluate(args.task, run_dir)
+        _evaluate(args.task, run_dir, seed)
         _file(args.task, seed, run_dir, cmd)
     if args.table:
         print(_table(args.task))

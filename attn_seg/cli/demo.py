@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import csv
 import json
 import math
 import shutil
@@ -26,7 +27,7 @@ import torch
 
 from attn_seg.bundles import find_bundle, run_bundle
 from attn_seg.data import SyntheticSpec, load_cases, write_synthetic_dataset
-from attn_seg.evaluation import pair_cases, score_folder, write_report
+from attn_seg.evaluation import pair_cases, write_report
 from attn_seg.inference import (
     OutputOptions,
     Predictor,
@@ -88,6 +89,20 @@ def _summary_markdown(rows: list[dict], class_names: list[str], timings: dict[st
     )
 
 
+def _case_rows(metrics_csv: Path, names: list[str]) -> list[dict]:
+    """Per case, the Dice of each class as the report scored it (its ``metrics.csv``), and their mean."""
+    dice: dict[str, dict[str, float]] = {}
+    with metrics_csv.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            dice.setdefault(row["case"], {})[row["class_name"]] = float(row["dice"] or "nan")
+    rows = []
+    for case, by_class in dice.items():
+        values = [by_class.get(name, math.nan) for name in names]
+        present = [v for v in values if not math.isnan(v)]
+        rows.append({"case": case, "dice": values, "mean_dice": float(np.mean(present)) if present else math.nan})
+    return rows
+
+
 def _predict(bundle: Path, overrides: dict[str, object], image_dir: Path, pred_dir: Path) -> None:
     """Segment every image in ``image_dir`` with the trained bundle (``attn-seg predict``'s path), writing label
     maps and each gate's attention map in the input's geometry; raise when a case fails."""
@@ -137,18 +152,17 @@ def run(args: argparse.Namespace) -> int:
     timings["inference"] = time.perf_counter() - start - timings["data"] - timings["training"]
     manifest = json.loads((out / "data" / "dataset.json").read_text(encoding="utf-8"))
     names = [manifest["labels"][k] for k in sorted(manifest["labels"], key=int)][1:]
-    label_files = [str((out / "data" / p).resolve()) for p in manifest["test_labels"]]
-    rows = score_folder(pred_dir, label_files, num_classes=len(names) + 1)
+    data = out / "data"
+    cases = pair_cases(pred_dir, data / "labelsTs", image_dir=data / "imagesTs")
+    write_report(cases, out / "report", classes=dict(enumerate(names, start=1)), log_dir=bundle / "eval",
+                 title="attn-seg demo: held-out cases")
+    rows = _case_rows(out / "report" / "metrics.csv", names)
     summary = {"mean_dice": float(np.nanmean([r["mean_dice"] for r in rows])), "classes": names,
                "cases": rows, "epochs": args.epochs, "training_cases": len(load_cases(out / "data")),
                "seconds": timings}
     (out / "summary.json").write_text(json.dumps(_nan_to_none(summary), indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(_summary_markdown(rows, names, timings), encoding="utf-8")
     print((out / "summary.md").read_text(encoding="utf-8"))
-    data = out / "data"
-    cases = pair_cases(pred_dir, data / "labelsTs", image_dir=data / "imagesTs")
-    write_report(cases, out / "report", classes=dict(enumerate(names, start=1)), log_dir=bundle / "eval",
-                 title="attn-seg demo: held-out cases")
     print(f"[attn-seg demo] predictions in {pred_dir}, summary in {out / 'summary.md'}, "
           f"report in {out / 'report' / 'report.html'}")
     return 0 if not math.isnan(summary["mean_dice"]) else 1

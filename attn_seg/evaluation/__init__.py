@@ -13,7 +13,6 @@ from attn_seg.evaluation.metrics import (
     fov_diagonal_mm,
 )
 from attn_seg.evaluation.report import BOX_METRICS, pick_cases, write_report
-from attn_seg.evaluation.scores import dice_per_class, score_folder
 from attn_seg.evaluation.summary import (
     CSV_COLUMNS,
     case_scores,
@@ -39,7 +38,6 @@ __all__ = [
     "cases_from_datalist",
     "class_metrics",
     "class_names_from_dataset",
-    "dice_per_class",
     "evaluate_cases",
     "fov_diagonal_mm",
     "infer_classes",
@@ -47,7 +45,6 @@ __all__ = [
     "pair_cases",
     "pick_cases",
     "read_scalars",
-    "score_folder",
     "summarise",
     "write_metrics_csv",
     "write_report",

@@ -61,24 +61,39 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("kind", list(BAD))
-def test_bad_image_is_refused_and_the_good_one_written(tmp_path: Path, kind: str) -> None:
-    write, suffix, cause = BAD[kind]
-    bundle = write_tiny_bundle(tmp_path / "bundle")
-    source = tmp_path / "in"
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
+    """One ``attn-seg predict`` over a folder of every bad image and one good image: (process, input, output)."""
+    tmp = tmp_path_factory.mktemp("bad_images")
+    bundle = write_tiny_bundle(tmp / "bundle")
+    source = tmp / "in"
     source.mkdir()
     nib.save(nib.Nifti1Image(ct_volume(SHAPE), affine_for("ras", 3)), source / "good.nii.gz")
-    bad = source / f"bad{suffix}"
-    write(bad)
-    out = tmp_path / "out"
+    for i, (write, suffix, _) in enumerate(BAD.values()):
+        write(source / f"bad{i}{suffix}")
+    out = tmp / "out"
     cmd = [sys.executable, "-m", "attn_seg", "predict", "--bundle", str(bundle), "-i", str(source), "-o", str(out),
            "--device", "cpu", "--no-progress"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, encoding="utf-8", errors="replace", check=False)
+    return subprocess.run(cmd, cwd=tmp, capture_output=True, encoding="utf-8", errors="replace", check=False), \
+        source, out
+
+
+def test_only_the_good_image_is_written(run: tuple[subprocess.CompletedProcess, Path, Path]) -> None:
+    proc, _, out = run
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert "1 written" in proc.stdout
-    failure = [line for line in proc.stderr.splitlines() if str(bad) in line]
-    assert failure, proc.stderr[-2000:]
-    assert cause in failure[0], failure[0]
+    assert f"1 written, 0 skipped (outputs exist), {len(BAD)} failed" in proc.stdout
     assert "MemoryError" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["good_seg.nii.gz"]
+
+
+@pytest.mark.parametrize("kind", list(BAD))
+def test_bad_image_is_refused_with_the_file_and_the_cause(
+    run: tuple[subprocess.CompletedProcess, Path, Path], kind: str
+) -> None:
+    proc, source, _ = run
+    _, suffix, cause = BAD[kind]
+    bad = source / f"bad{list(BAD).index(kind)}{suffix}"
+    failure = [line for line in proc.stderr.splitlines() if str(bad) in line]
+    assert failure, proc.stderr[-2000:]
+    assert cause in failure[0], failure[0]

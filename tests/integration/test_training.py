@@ -19,7 +19,7 @@ from monai.bundle import ConfigParser
 
 from attn_seg.bundles import bundle_command
 from attn_seg.data import SyntheticSpec, write_synthetic_dataset
-from attn_seg.engines import LOSSES, bundle_workflow
+from attn_seg.engines import LOSSES, RECORD_FILE, bundle_workflow
 
 CHECKPOINT_KEYS = {"model", "optimizer", "lr_scheduler", "trainer", "rng", "history", "best", "checkpointer"}
 
@@ -29,7 +29,7 @@ def _history(bundle: Path) -> list[dict]:
 
 
 def _checkpoints(bundle: Path) -> list[str]:
-    return sorted(p.name for p in (bundle / "models").iterdir() if p.name != ".gitkeep")
+    return sorted(p.name for p in (bundle / "models").iterdir() if p.name not in (".gitkeep", RECORD_FILE))
 
 
 def _network(bundle: Path, overrides: dict) -> torch.nn.Module:
@@ -68,6 +68,7 @@ def test_sigkill_then_resume_finishes_the_same_run(
 
     run_bundle_cli(bundle_copy, "train.json", "training", {**overrides, "resume": True}, cwd=tmp_path)
     assert _checkpoints(bundle_copy) == ["checkpoint_epoch=4.pt", "model.pt"]
+    assert (bundle_copy / "models" / RECORD_FILE).is_file()  # the run's settings beside its weights
     resumed = _history(bundle_copy)
     assert [row["epoch"] for row in resumed] == [1, 2, 3, 4]
 
@@ -146,6 +147,7 @@ def test_short_training_without_nan(bundle_copy: Path, synthetic_3d: Path, tiny_
         _network(bundle_copy, net_overrides).load_state_dict(state, strict=True)
 
 
+@pytest.mark.slow  # 30-60 s here: run with `pytest -m slow`
 def test_compiled_training_matches_eager_and_saves_plain_weights(
     bundle_copy: Path, synthetic_3d: Path, tiny_3d: dict, tmp_path: Path
 ) -> None:
@@ -176,6 +178,7 @@ def test_early_stopping_ends_the_run(bundle_copy: Path, synthetic_3d: Path, tiny
     assert [row["epoch"] for row in history] == [1, 2]
 
 
+@pytest.mark.slow  # 30-60 s here: run with `pytest -m slow`
 def test_mlflow_tracking_through_monai_runner(
     bundle_copy: Path, synthetic_3d: Path, tiny_3d: dict, run_bundle_cli: Callable, tmp_path: Path
 ) -> None:

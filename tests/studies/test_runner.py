@@ -39,6 +39,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, what: str) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # 30-60 s here: run with `pytest -m slow`
 def test_killed_study_resumes_and_records_each_trial_once(make_study: Callable[..., Path], tmp_path: Path) -> None:
     study_file = make_study(epochs=3)
     out = tmp_path / "out"
