@@ -17,7 +17,7 @@ import numpy as np
 
 from attn_seg.data.readers import ImageHeader
 
-__all__ = ["default_memory_budget", "header_problem"]
+__all__ = ["default_memory_budget", "header_problem", "may_be_nonfinite"]
 
 #: Smallest ``|det|`` of an affine's linear part (cubic millimetres per voxel) taken as invertible.
 MIN_VOXEL_VOLUME = 1e-9
@@ -38,6 +38,13 @@ def _dtype(text: str) -> np.dtype | None:
         return None
 
 
+def may_be_nonfinite(header: ImageHeader) -> bool:
+    """Whether the stored voxels can hold NaN or Inf: floating types, and types numpy does not name; integers
+    cannot, so their voxels need no finiteness pass once loaded (MONAI loads them as float32 all the same)."""
+    dtype = _dtype(header.dtype)
+    return dtype is None or dtype.kind in "fc"
+
+
 def _affine_problem(header: ImageHeader) -> str:
     linear = np.asarray(header.affine, dtype=float)[:-1, :-1]
     if not np.isfinite(header.affine).all():
@@ -56,10 +63,9 @@ def _size_problem(header: ImageHeader, dtype: np.dtype | None, memory_budget: in
                 f"more than the memory budget of {memory_budget / 1e9:.1f} GB (a corrupt header?)")
     path = Path(header.path)
     if dtype is not None and path.name.lower().endswith(".nii") and path.is_file():
-        stored = voxels * dtype.itemsize
-        if path.stat().st_size < stored:
-            return (f"{header.path} declares {stored} bytes of voxels but the file holds {path.stat().st_size} "
-                    "(truncated?)")
+        stored, size = voxels * dtype.itemsize, path.stat().st_size
+        if size < stored:
+            return f"{header.path} declares {stored} bytes of voxels but the file holds {size} (truncated?)"
     return ""
 
 

@@ -18,7 +18,7 @@ from monai.transforms import Invertd, KeepLargestConnectedComponent, LoadImaged
 from tqdm import tqdm
 
 from attn_seg.data.channels import channel_problem
-from attn_seg.data.image_checks import header_problem
+from attn_seg.data.image_checks import header_problem, may_be_nonfinite
 from attn_seg.data.naming import case_name
 from attn_seg.data.readers import is_picture, read_header
 from attn_seg.files import remove_partials
@@ -80,15 +80,20 @@ def _channels_last(array: torch.Tensor, spatial_dims: int) -> np.ndarray:
     return out[:, :, None] if spatial_dims == 2 else out
 
 
-def _load(path: Path, settings: BundleSettings) -> MetaTensor:
-    """The network input of ``path``: the bundle's preprocessing, with the loaded voxels checked to be finite
-    before normalisation (which would clip or spread an infinite value silently)."""
+def _check_finite(path: Path, image: torch.Tensor) -> None:
+    finite = torch.isfinite(torch.as_tensor(image))
+    if not bool(finite.all()):
+        raise ValueError(f"{path} has {int((~finite).sum())} NaN or infinite voxels (of {finite.numel()})")
+
+
+def _load(path: Path, settings: BundleSettings, check_finite: bool) -> MetaTensor:
+    """The network input of ``path``: the bundle's preprocessing; with ``check_finite``, the loaded voxels are
+    checked to be finite before normalisation (which would clip or spread an infinite value silently)."""
     steps = settings.preprocessing.transforms
     split = 1 if steps and isinstance(steps[0], LoadImaged) else len(steps)
     data = settings.preprocessing({"image": str(path)}, end=split)
-    finite = torch.isfinite(torch.as_tensor(data["image"]))
-    if not bool(finite.all()):
-        raise ValueError(f"{path} has {int((~finite).sum())} NaN or infinite voxels (of {finite.numel()})")
+    if check_finite:
+        _check_finite(path, data["image"])
     return settings.preprocessing(data, start=split)["image"]
 
 
@@ -122,7 +127,7 @@ def predict_file(
         problem = channel_problem(path, header.channels, settings.in_channels)
         if problem:
             raise ValueError(problem)
-    image = _load(path, settings)
+    image = _load(path, settings, check_finite=may_be_nonfinite(header))  # integer voxels are finite
     if image.dim() != settings.spatial_dims + 1:
         raise ValueError(f"{path} has {image.dim() - 1} spatial dims after loading, the network takes "
                          f"{settings.spatial_dims}")
