@@ -15,15 +15,16 @@ Both sides: the CT bundle's preprocessing (RAS, 1.5 x 1.5 x 2 mm, HU window -200
 with channels 16..128 and strides 2 (3 classes), random seed-0 weights (the architectures differ, so the label
 maps do not agree: this measures cost, not accuracy), roi 96^3, overlap 0.5, Gaussian blending, 4 windows per
 call, precision as each side chooses by default, 2 threads. The input is a synthetic CT
-(``attn_seg.data.make_case``) of 192x192x160 voxels at 1.5 x 1.5 x 2 mm; ``--large`` adds a CT-sized 512x512x300
-volume (0.8 x 0.8 x 1.5 mm; one round). Each process is timed from start to exit (imports and model loading
+(``attn_seg.data.make_case``) of 192x192x160 voxels at 1.5 x 1.5 x 2 mm, or with ``--volume large`` a CT-sized
+512x512x300 volume (0.8 x 0.8 x 1.5 mm). Each process is timed from start to exit (imports and model loading
 included) by a launcher that reads its peak RSS (``RUSAGE_CHILDREN``).
 
 Usage::
 
-    python benchmarks/bench_inference.py [--rounds 3] [--large]
+    python benchmarks/bench_inference.py [--rounds 3] [--volume default|large]
 
-Results: ``benchmarks/results/inference_cpu.json`` and ``.md``.
+Results: ``benchmarks/results/inference_cpu.json`` and ``.md``; a run replaces the rows of its volume and keeps the
+other volume's.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def markdown(results: dict[str, Any]) -> str:
         ratios = f"{r['speed_vs_peer']:.2f}x vs {peer} | {r['rss_vs_peer']:.2f}x" if peer else "- | -"
         lines.append(f"| {'x'.join(map(str, r['shape']))} | {r['arm']} | {r['wall_s']:.1f} | "
                      f"{r['mvoxels_per_s']:.3f} | {r['peak_rss_mb']:.0f} | {ratios} |")
-    lines += ["", f"Medians of {results['rounds']} interleaved rounds; command `{results['command']}`."]
+    lines += ["", f"Medians of interleaved rounds (latest run: {results['rounds']}); command "
+              f"`{results['command']}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -153,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    parser.add_argument("--large", action="store_true", help="also the CT-sized 512x512x300 volume (1 round)")
+    parser.add_argument("--volume", choices=sorted(VOLUMES), default="default",
+                        help="192x192x160 (default) or the CT-sized 512x512x300 (large)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     from attn_seg.engines.precision import native_cpu_bf16
@@ -161,13 +164,15 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         bundles = _bundles(tmp)
-        rows = measure("default", args.rounds, tmp, bundles)
-        if args.large:
-            rows += measure("large", 1, tmp, bundles)
+        rows = measure(args.volume, args.rounds, tmp, bundles)
+    previous = args.out / "inference_cpu.json"
+    if previous.is_file():  # keep the other volume's rows
+        kept = [r for r in json.loads(previous.read_text())["rows"] if r["volume"] != args.volume]
+        rows = [*kept, *rows] if args.volume == "large" else [*rows, *kept]
     machine = (f"{platform.machine()} ({platform.platform()}); torch {torch.__version__}; "
                f"native bf16: {native_cpu_bf16()}; {torch.get_num_threads()} threads")
     command = "python benchmarks/bench_inference.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") + (
-        " --large" if args.large else "")
+        f" --volume {args.volume}" if args.volume != "default" else "")
     results = {"machine": machine, "rounds": args.rounds, "command": command, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "inference_cpu.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -28,15 +28,7 @@ import torch
 from attn_seg.bundles import find_bundle, run_bundle
 from attn_seg.data import SyntheticSpec, load_cases, write_synthetic_dataset
 from attn_seg.evaluation import pair_cases, write_report
-from attn_seg.inference import (
-    OutputOptions,
-    Predictor,
-    count_gates,
-    list_inputs,
-    load_model,
-    predict_files,
-    read_bundle,
-)
+from attn_seg.inference import list_inputs, load_model, predict_files, read_bundle
 
 __all__ = ["add_parser", "run"]
 
@@ -106,13 +98,10 @@ def _case_rows(metrics_csv: Path, names: list[str]) -> list[dict]:
 def _predict(bundle: Path, overrides: dict[str, object], image_dir: Path, pred_dir: Path) -> None:
     """Segment every image in ``image_dir`` with the trained bundle (``attn-seg predict``'s path), writing label
     maps and each gate's attention map in the input's geometry; raise when a case fails."""
-    settings = read_bundle(bundle, overrides)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    settings = read_bundle(bundle, {**overrides, "output_dir": str(pred_dir), "save_attention": True})
     network = load_model(settings, device=device, attention=True)
-    predictor = Predictor(network, settings.roi_size, sw_batch_size=settings.sw_batch_size,
-                          overlap=settings.overlap, device=device)
-    report = predict_files(list_inputs(image_dir), predictor, settings, pred_dir, OutputOptions(attention=True),
-                           progress=False, attention_gates=count_gates(network))
+    report = predict_files(list_inputs(image_dir), network, settings, progress=False)
     if report.failed:
         raise RuntimeError("inference failed for " + "; ".join(cause for _, cause in report.failed))
 

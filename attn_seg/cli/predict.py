@@ -18,20 +18,21 @@ import torch
 from attn_seg.bundles import find_bundle
 from attn_seg.inference import (
     PRECISIONS,
-    OutputOptions,
-    Predictor,
-    count_gates,
     list_inputs,
     load_model,
     predict_files,
     read_bundle,
+    resolve_precision,
     return_freed_memory,
 )
 
 __all__ = ["add_parser", "run"]
 
 
-def _axes(text: str) -> list[int]:
+def _tta(text: str) -> list[int] | str:
+    """``--tta`` axes: ``0,1`` -> ``[0, 1]``; ``all`` stays a word (the bundle's spatial dims tell which)."""
+    if text == "all":
+        return text
     try:
         return [int(a) for a in text.split(",") if a.strip()]
     except ValueError:
@@ -71,7 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="network precision (default: auto, "
                    "bf16 on CPUs with a native bf16 unit (AVX512-BF16, AMX) and on GPUs that have it, fp16 on "
                    "other GPUs, else fp32)")
-    p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES",
+    p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES", type=_tta,
                    help="flip test-time augmentation over every combination of the given spatial axes "
                    "(e.g. 0,1; alone: all axes; 2**n passes)")
     p.add_argument("--sw-batch-size", type=int, default=None, help="windows per network call (default: bundle)")
@@ -84,37 +85,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _predictor(args: argparse.Namespace, settings_roi: tuple[int, ...], network: torch.nn.Module,
-               sw_batch_size: int, overlap: float, device: str) -> Predictor:
-    dims = len(settings_roi)
-    tta = list(range(dims)) if args.tta == "all" else _axes(args.tta) if args.tta else []
-    return Predictor(
-        network, settings_roi, sw_batch_size=args.sw_batch_size or sw_batch_size,
-        overlap=overlap if args.overlap is None else args.overlap, device=device,
-        output_device=args.output_device, precision=args.precision, tta_axes=tta,
-    )
+def _overrides(args: argparse.Namespace, out: Path, device: str) -> dict[str, object]:
+    """The bundle settings the options set (``--set`` ones last, so that they win)."""
+    given = {"sw_batch_size": args.sw_batch_size, "overlap": args.overlap, "output_device": args.output_device,
+             "tta_axes": args.tta if args.tta != "all" else None}
+    overrides: dict[str, object] = {key: value for key, value in given.items() if value is not None}
+    if args.tta == "all":  # every spatial axis of the bundle's network
+        overrides["tta_axes"] = "$list(range(@network_def#spatial_dims))"
+    overrides.update(output_dir=str(out), device=device, precision=args.precision, save_probs=args.save_probs,
+                     save_attention=args.save_attention, largest_component=args.largest_component)
+    return {**overrides, **dict(args.overrides)}
 
 
 def run(args: argparse.Namespace) -> int:
     """Segment every input; print a summary, and the failures on stderr. 0 when all succeeded, else 1."""
     return_freed_memory()  # this process predicts: keep its peak resident memory near its live memory
-    settings = read_bundle(find_bundle(args.bundle), dict(args.overrides), weights=args.weights)
     images = list_inputs(args.input)
     out = Path(args.output).expanduser().absolute()
     source = Path(args.input).expanduser().absolute()
     if out in {source, *(p.parent for p in images)}:
         raise ValueError(f"output folder {out} holds the inputs; choose another folder so that inputs stay apart")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    settings = read_bundle(find_bundle(args.bundle), _overrides(args, out, device), weights=args.weights)
     network = load_model(settings, args.weights, device=device, attention=args.save_attention)
-    predictor = _predictor(args, settings.roi_size, network, settings.sw_batch_size, settings.overlap, device)
-    options = OutputOptions(probs=args.save_probs, attention=args.save_attention,
-                            largest_component=args.largest_component, overwrite=args.overwrite)
     start = time.perf_counter()
-    report = predict_files(images, predictor, settings, out, options, progress=not args.no_progress,
-                           attention_gates=count_gates(network) if args.save_attention else 0)
+    report = predict_files(images, network, settings, overwrite=args.overwrite, progress=not args.no_progress)
     print(f"predict: {len(report.written)} written, {len(report.skipped)} skipped (outputs exist), "
           f"{len(report.failed)} failed, of {len(images)} in {time.perf_counter() - start:.1f} s "
-          f"({predictor.precision}, {device}) -> {out}")
+          f"({resolve_precision(settings.inferer.precision, torch.device(device))}, {device}) -> {out}")
     if report.failed:
         print(f"attn-seg predict: {len(report.failed)} case(s) failed:", file=sys.stderr)
         for _path, cause in report.failed:

@@ -17,7 +17,7 @@ import numpy as np
 
 from attn_seg.data.readers import ImageHeader
 
-__all__ = ["default_memory_budget", "header_problem", "may_be_nonfinite"]
+__all__ = ["default_memory_budget", "header_problem", "may_be_nonfinite", "nonfinite_problem"]
 
 #: Smallest ``|det|`` of an affine's linear part (cubic millimetres per voxel) taken as invertible.
 MIN_VOXEL_VOLUME = 1e-9
@@ -43,6 +43,17 @@ def may_be_nonfinite(header: ImageHeader) -> bool:
     cannot, so their voxels need no finiteness pass once loaded (MONAI loads them as float32 all the same)."""
     dtype = _dtype(header.dtype)
     return dtype is None or dtype.kind in "fc"
+
+
+def nonfinite_problem(role: str, path: str | os.PathLike[str], array: np.ndarray) -> str:
+    """What is wrong with the voxels of ``array`` read from ``path``: NaN or infinite values (counted); ``""``
+    when there are none or the array cannot hold them (integer types). ``role`` names it (``"image"``)."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return ""
+    nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+    if not nan and not inf:
+        return ""
+    return f"{role} {path} has {nan} NaN and {inf} infinite voxels (of {array.size})"
 
 
 def _affine_problem(header: ImageHeader) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from attn_seg.data.channels import IN_CHANNELS_SETTING, channel_problem
-from attn_seg.data.image_checks import header_problem
+from attn_seg.data.image_checks import header_problem, nonfinite_problem
 from attn_seg.data.readers import ImageHeader, ImageReadError, is_picture, read_header, read_image, read_label
 
 __all__ = ["CaseStats", "DataValidationError", "Inspection", "inspect_cases", "validate_cases"]
@@ -195,15 +195,6 @@ def _read(role: str, path: str, problems: list[str]) -> np.ndarray | None:
         return None
 
 
-def _nonfinite(role: str, path: str, array: np.ndarray) -> str:
-    if not np.issubdtype(array.dtype, np.floating):
-        return ""
-    nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
-    if not nan and not inf:
-        return ""
-    return f"{role} {path} has {nan} NaN and {inf} infinite voxels (of {array.size})"
-
-
 def _label_values(
     path: str, label: np.ndarray, label_map: Mapping[int, int], num_classes: int | None
 ) -> tuple[dict[int, int], str]:
@@ -211,7 +202,7 @@ def _label_values(
     if label.dtype == np.bool_:
         label = label.astype(np.uint8)
     if np.issubdtype(label.dtype, np.floating):
-        bad = _nonfinite("label", path, label)
+        bad = nonfinite_problem("label", path, label)
         if bad:
             return {}, bad
         fractional = label[label != np.round(label)]
@@ -239,7 +230,7 @@ def _check_arrays(case: Mapping, shape: tuple[int, ...], options: dict, problems
     label = _read("label", case["label"], problems) if case.get("label") else None
     if any(a is None for a in arrays) or (case.get("label") and label is None):
         return None
-    found = [_nonfinite("image", p, a) for p, a in zip(images, arrays, strict=True) if a is not None]
+    found = [nonfinite_problem("image", p, a) for p, a in zip(images, arrays, strict=True) if a is not None]
     counts: dict[int, int] = {}
     if label is not None:
         if options["label_threshold"] is not None:  # as the loaders' AsDiscreted(threshold=...): 1 where >=

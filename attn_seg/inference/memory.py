@@ -5,7 +5,7 @@ full-resolution activations of every window (tens of MiB each) come from the hea
 resident. Fixing the threshold keeps such blocks memory-mapped, so they return to the system when freed and a
 long prediction run's peak resident memory stays near its live memory (measured in
 ``benchmarks/bench_inference.py``). It changes the whole process, so the ``attn-seg predict`` command sets it,
-not the :class:`~attn_seg.inference.Predictor` class.
+not the :class:`~attn_seg.inference.SegmentationInferer`.
 """
 
 from __future__ import annotations

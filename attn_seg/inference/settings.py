@@ -21,18 +21,19 @@ WEIGHT_FILES = ("model.pt", "model.ts", "model.onnx")
 
 @dataclass
 class BundleSettings:
-    """Inference settings of a bundle.
+    """Inference settings of a bundle, and the pieces its ``inference.json`` builds.
 
     Attributes:
         bundle_dir: the bundle folder.
-        parser: the parsed ``inference.json`` (with any overrides), to build ``network_def`` from.
+        parser: the parsed ``inference.json`` (with any overrides and the training record's settings).
         spatial_dims: 2 or 3.
         num_classes: output channels ``K`` of the network (background included).
         roi_size: sliding-window size, one entry per spatial dim.
-        sw_batch_size: windows per network call.
-        overlap: overlap of neighbouring windows, in [0, 1).
         preprocessing: the dictionary transforms (key ``"image"``) from file to network input; invertible ones
             (orientation, spacing, cropping) are inverted on the outputs.
+        inferer: the bundle's ``inferer`` (a :class:`~attn_seg.inference.SegmentationInferer`).
+        postprocessing: split, invert (with ``preprocessing``: the same objects), label and save
+            (:func:`~attn_seg.inference.output_transforms`).
         in_channels: image channels the network takes (``network_def#in_channels``; 3 for colour pictures).
         record: the training record beside the weights (:func:`attn_seg.engines.read_record`; empty when none).
     """
@@ -42,11 +43,15 @@ class BundleSettings:
     spatial_dims: int
     num_classes: int
     roi_size: tuple[int, ...]
-    sw_batch_size: int
-    overlap: float
     preprocessing: Compose
+    inferer: Any
+    postprocessing: Compose
     in_channels: int = 1
     record: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The parsed value of config id ``key`` (instantiated), or ``default`` when the config lacks it."""
+        return self.parser.get_parsed_content(key) if key in self.parser else default
 
     def network_def(self, **changes: Any) -> Any:
         """Build the bundle's ``network_def`` afresh, with ``changes`` to its arguments (e.g. ``return_attention``)
@@ -115,24 +120,23 @@ def read_bundle(
         parser[key] = value
     record = read_record(parser.get_parsed_content("ckpt_path")) if "ckpt_path" in parser else {}
     _apply_record(parser, record, overrides)
-    missing = [k for k in ("network_def", "roi_size", "num_classes", "preprocessing") if k not in parser]
+    missing = [k for k in ("network_def", "roi_size", "num_classes", "preprocessing", "inferer", "postprocessing")
+               if k not in parser]
     if missing:
         raise ValueError(f"{config} lacks {', '.join(missing)}, which inference needs")
     spatial_dims = int(parser.get_parsed_content("network_def#spatial_dims"))
     if spatial_dims not in (2, 3):
         raise ValueError(f"{config}: `network_def#spatial_dims` must be 2 or 3, got {spatial_dims}")
-    overlap = float(parser.get_parsed_content("overlap")) if "overlap" in parser else 0.5
-    if not 0.0 <= overlap < 1.0:
-        raise ValueError(f"{config}: `overlap` must be in [0, 1), got {overlap}")
     return BundleSettings(
         bundle_dir=bundle,
         parser=parser,
         spatial_dims=spatial_dims,
         num_classes=int(parser.get_parsed_content("num_classes")),
         roi_size=_roi(parser.get_parsed_content("roi_size"), spatial_dims, config),
-        sw_batch_size=int(parser.get_parsed_content("sw_batch_size")) if "sw_batch_size" in parser else 1,
-        overlap=overlap,
+        # resolved together: the post-processing inverts this very preprocessing object (MONAI checks its id)
         preprocessing=parser.get_parsed_content("preprocessing", instantiate=True),
+        inferer=parser.get_parsed_content("inferer", instantiate=True),
+        postprocessing=parser.get_parsed_content("postprocessing", instantiate=True),
         in_channels=int(parser.get_parsed_content("network_def#in_channels")),
         record=record,
     )

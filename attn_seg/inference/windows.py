@@ -1,12 +1,12 @@
-"""The sliding-window loop behind :class:`~attn_seg.inference.Predictor`: MONAI's window grid and Gaussian
-weights, and a streaming label map.
+"""The streaming label map behind :class:`~attn_seg.inference.SegmentationInferer`'s ``labels_only`` mode, on
+MONAI's window grid with MONAI's Gaussian weights.
 
 Windows lie on the grid of MONAI's ``sliding_window_inference`` (``int(roi * (1 - overlap))`` apart, the last
 one flush with the end; images smaller than the window are zero-padded symmetrically) and are weighted by
-MONAI's ``compute_importance_map`` (Gaussian, sigma ``0.125 * roi``, clamped at 1e-3), so blends agree with
-MONAI's up to float32 summation order. What differs is memory: :func:`blend_labels` scans the image along its
-first axis and accumulates only the slab that windows still overlap (weighted logits in float32; the weight sum
-is not needed for an argmax); finished slices become ``uint8`` labels at once.
+MONAI's ``compute_importance_map`` (Gaussian, sigma ``0.125 * roi``, clamped at 1e-3), so the labels are the
+argmax of MONAI's blend up to float32 summation order. What differs is memory: :func:`blend_labels` scans the
+image along its first axis and accumulates only the slab that windows still overlap (weighted logits in float32;
+the weight sum is not needed for an argmax); finished slices become ``uint8`` labels at once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from monai.data.utils import compute_importance_map
 
-__all__ = ["WindowGrid", "WindowRun", "blend_labels", "blend_logits", "importance_map", "window_starts"]
+__all__ = ["WindowGrid", "WindowRun", "blend_labels", "importance_map", "window_starts"]
 
 #: Slices turned into labels per argmax call.
 _ARGMAX_SLICES = 8
@@ -115,14 +115,13 @@ def _run_windows(
             yield origin, logits.mul_(run.weight.to(logits.device)).to(run.output_device)
 
 
-def _add(acc: torch.Tensor, region: tuple[slice, ...], logits: torch.Tensor, weight: torch.Tensor) -> None:
-    """Add weighted logits ``(K, *roi)`` to ``acc[:K]`` and the weight to the weight-sum channel ``acc[K]``."""
-    acc[(slice(0, -1), *region)] += logits
-    acc[-1][region] += weight
+def blend_labels(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
+    """Label map (argmax over classes of the blended logits), accumulating only the slab windows still overlap.
 
-
-def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
-    """Gaussian-blended window logits over whole images.
+    The image is scanned along its first spatial axis; after each row of windows, the slices no later window
+    reaches are turned into labels and dropped. The labels are the argmax of MONAI's Gaussian blend (the same
+    weighted sums, before the division by the weight sum, which is common to all classes: only a tie within
+    float32 rounding could come out differently).
 
     Args:
         image: ``(B, C, *S)``.
@@ -131,35 +130,9 @@ def blend_logits(image: torch.Tensor, roi: Sequence[int], overlap: float, run: W
         run: the network and how to run it.
 
     Returns:
-        ``(B, K, *S)`` float32 on ``run.output_device``.
-    """
-    weight = run.weight.to(run.output_device)
-
-    def blend_one(padded: torch.Tensor, grid: WindowGrid) -> torch.Tensor:
-        acc: torch.Tensor | None = None  # K channels of weighted logits, then the sum of the weights
-        for origin, logits in _run_windows(padded, list(grid.windows()), grid, run):
-            if acc is None:
-                acc = torch.zeros((logits.shape[0] + 1, *grid.size), device=run.output_device)
-            _add(acc, _window(origin, grid.roi), logits, weight)
-        if acc is None:
-            raise RuntimeError("no window was run")
-        return acc[:-1].div_(acc[-1:])
-
-    return _each_image(image, roi, overlap, blend_one, channel_dims=1)
-
-
-def blend_labels(image: torch.Tensor, roi: Sequence[int], overlap: float, run: WindowRun) -> torch.Tensor:
-    """Label map (argmax over classes of the blended logits), accumulating only the slab windows still overlap.
-
-    Same arguments as :func:`blend_logits`. The image is scanned along its first spatial axis; after each row
-    of windows, the slices no later window reaches are turned into labels and dropped. The labels are the argmax
-    of :func:`blend_logits` (the same sums in the same order, before the division by the weight sum, which is
-    common to all classes: only a tie within float32 rounding could come out differently).
-
-    Returns:
         ``(B, *S)`` labels on ``run.output_device``: ``uint8`` up to 256 classes, else ``int32``.
     """
-    return _each_image(image, roi, overlap, lambda padded, grid: _stream_one(padded, grid, run), channel_dims=0)
+    return _each_image(image, roi, overlap, lambda padded, grid: _stream_one(padded, grid, run))
 
 
 def _each_image(
@@ -167,14 +140,13 @@ def _each_image(
     roi: Sequence[int],
     overlap: float,
     blend: Callable[[torch.Tensor, WindowGrid], torch.Tensor],
-    channel_dims: int,
 ) -> torch.Tensor:
-    """Pad each image of ``(B, C, *S)`` to the window, ``blend`` it over its grid, crop the padding off, and
-    stack the results (a single image is not copied); ``channel_dims`` leading dims precede the spatial ones."""
+    """Pad each image of ``(B, C, *S)`` to the window, ``blend`` it over its grid into ``(*S)`` labels, crop the
+    padding off, and stack the results (a single image is not copied)."""
     results = []
     for b in range(image.shape[0]):
         padded, pads = pad_to_roi(image[b : b + 1], roi)
-        results.append(_crop(blend(padded, WindowGrid(padded.shape[2:], roi, overlap)), pads, channel_dims))
+        results.append(_crop(blend(padded, WindowGrid(padded.shape[2:], roi, overlap)), pads, 0))
     return results[0].unsqueeze(0) if len(results) == 1 else torch.stack(results)
 
 

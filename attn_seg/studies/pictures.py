@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from attn_seg.engines import bundle_workflow
-from attn_seg.inference import Predictor, read_state_dict
+from attn_seg.inference import SegmentationInferer, read_state_dict
 from attn_seg.studies.spec import StudySpec
 from attn_seg.visualize import case_panel, save_figure
 
@@ -56,8 +56,7 @@ def attention_pictures(
     network.load_state_dict(read_state_dict(str(row["checkpoint"])), strict=True)
     network.eval()
     levels = [f"gate, level {k}" for k, gated in enumerate(network.level_is_gated) if gated]
-    predictor = Predictor(network, parser.get_parsed_content("roi_size"), sw_batch_size=4, overlap=0.25,
-                          precision="fp32")
+    inferer = SegmentationInferer(parser.get_parsed_content("roi_size"), 4, 0.25, attention=True, precision="fp32")
     transform = parser.get_parsed_content("validate#preprocessing")
     names = {i + 1: str(n) for i, n in enumerate(parser.get_parsed_content("classes"))}
     out = Path(out_dir)
@@ -66,8 +65,8 @@ def attention_pictures(
     for item in parser.get_parsed_content("split")[1][:max_cases]:
         data = transform(dict(item))
         image, label = data["image"], data["label"]
-        logits, maps = predictor.logits(torch.as_tensor(image)[None], attention=True)
-        pred = logits.argmax(1)[0].numpy().astype(np.int16)
+        probs, maps = inferer.split(inferer(torch.as_tensor(image)[None], network))
+        pred = probs.argmax(1)[0].numpy().astype(np.int16)
         heat = [m[0].mean(0).numpy() for m in maps]
         case = Path(str(item["image"])).name.split(".")[0]
         fig = case_panel(np.asarray(label[0]).astype(np.int16), pred, np.asarray(image.affine, dtype=float),

@@ -88,7 +88,8 @@ def test_predict_segments_colour_pictures_and_refuses_a_grey_one(
     assert code == 1
     grey = data / "images" / "case1.jpg"
     assert f"image {grey} has 1 channel(s) but `network_def#in_channels` is 3: a grey image" in err
-    assert sorted(p.name for p in out.iterdir()) == ["case0_seg.nii.gz"]
+    assert sorted(p.name for p in out.iterdir()) == ["case0_seg.nii.gz", "png"]  # the bundle's own outputs
+    assert sorted(p.name for p in (out / "png").iterdir()) == ["case0_seg.png"]
     height, width = SIZES[0]
     assert nib.load(out / "case0_seg.nii.gz").shape == (width, height)
 

@@ -1,6 +1,7 @@
 """Every bundle through MONAI's ``ConfigWorkflow``, as the model zoo's CI runs it: train, evaluate and infer, each
-``initialize()``, ``check_properties()`` with nothing missing, ``run()``, ``finalize()``; and the bundles share one
-structure (the MRI and 2D configs differ from the CT ones only in settings and preprocessing)."""
+``initialize()``, ``check_properties()`` with nothing missing, ``run()``, ``finalize()``; ``attn-seg predict`` writes
+the label files of the bundle's inference; and the bundles share one structure (the MRI and 2D configs differ from
+the CT ones only in settings and preprocessing)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from attn_seg.bundles import find_bundle
+from attn_seg.cli import main
 from attn_seg.data.readers import image_files, read_header
 from attn_seg.inference import case_name
 
@@ -67,6 +69,15 @@ def test_train_evaluate_infer_workflows(
         labels = np.asarray(nib.load(pred_file).dataobj)
         assert set(np.unique(labels).tolist()) <= set(range(infer.parser.get_parsed_content("num_classes")))
 
+    # one inference path: predict runs the bundle's own pieces (settings from the training record, not repeated)
+    assert main(["predict", "--bundle", str(bundle), "-i", str(data / "imagesTs"), "-o", str(tmp_path / "cli"),
+                 "--no-progress"]) == 0
+    for image in inputs:
+        name = f"{case_name(image)}_seg.nii.gz"
+        runner, cli = nib.load(out / name), nib.load(tmp_path / "cli" / name)
+        np.testing.assert_array_equal(np.asarray(cli.dataobj), np.asarray(runner.dataobj))
+        np.testing.assert_array_equal(cli.affine, runner.affine)
+
 
 #: The argument with which a bundle thresholds its masks (labels only: inference has none).
 LABEL_THRESHOLD = ", label_threshold=@label_threshold"
@@ -91,7 +102,7 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
     settings = {"batch_size", "num_samples", "num_classes", "class_names", "roi_size", "pixdim", "hu_window",
                 "synthetic_modality", "preprocessing_transforms", "network_def", "epochs", "val_interval",
                 "record_settings", "scheduler_name", "augmentations", "augmentation_prob", "flip_axes",
-                "label_threshold"}
+                "label_threshold", "stream_labels"}
     for name in bundle_names:
         configs = find_bundle(name) / "configs"
         train = ConfigParser.load_config_file(str(configs / "train.json"))
@@ -114,7 +125,8 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
         assert (find_bundle(name) / "LICENSE").is_file()
         assert (find_bundle(name) / "docs" / "README.md").is_file()
         inference = ConfigParser.load_config_file(str(configs / "inference.json"))
-        assert inference["network_def"] == {k: v for k, v in train["network_def"].items() if k != "deep_supervision"}
+        trained = {k: v for k, v in train["network_def"].items() if k != "deep_supervision"}
+        assert inference["network_def"] == {**trained, "return_attention": "@save_attention"}
         if name != "attention_unet_3d_ct":  # the MRI and 2D inference runs the training's preset on the image
             assert inference["preprocessing"]["transforms"] == _without(
                 train["preprocessing_transforms"].replace("label_map=@label_values", "keys=['image']"), LABEL_THRESHOLD

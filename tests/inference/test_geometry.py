@@ -9,17 +9,20 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from attn_seg.inference import OutputOptions, Predictor, load_model, predict_file, predict_files, read_bundle
+from attn_seg.data.naming import case_name
+from attn_seg.inference import load_model, output_paths, predict_file, predict_files, read_bundle
 
 SHAPES = {3: (41, 37, 13), 2: (45, 38)}
 
 
-def _predict(bundle: Path, image: Path, out: Path, **options: bool) -> dict[str, Path]:
-    settings = read_bundle(bundle)
-    network = load_model(settings, attention=options.get("attention", False))
-    predictor = Predictor(network, settings.roi_size, sw_batch_size=2, overlap=0.5, precision="fp32")
-    out.mkdir(exist_ok=True)
-    return predict_file(image, predictor, settings, out, OutputOptions(**options))
+def _predict(bundle: Path, image: Path, out: Path, probs: bool = False, attention: bool = False,
+             **settings: object) -> dict[str, Path]:
+    """Segment ``image`` with the bundle's own pieces (as ``attn-seg predict``); the files written, by kind."""
+    options = {"output_dir": str(out), "save_probs": probs, "save_attention": attention, "precision": "fp32"}
+    bundle_settings = read_bundle(bundle, {**options, **settings})
+    network = load_model(bundle_settings, attention=attention)
+    predict_file(image, network, bundle_settings)
+    return output_paths(out, case_name(image), probs=probs, attention_gates=2 if attention else 0)
 
 
 @pytest.mark.parametrize("spatial_dims", [2, 3])
@@ -28,7 +31,9 @@ def test_outputs_keep_shape_affine_and_header(
     tiny_bundle: Callable, write_image: Callable, tmp_path: Path, spatial_dims: int, layout: str
 ) -> None:
     image_path = write_image("case 1.nii.gz", SHAPES[spatial_dims], layout)
-    paths = _predict(tiny_bundle(spatial_dims), image_path, tmp_path / "out", probs=True, attention=True)
+    # labels from the resampled probabilities, so that they can be checked against the stored probabilities
+    paths = _predict(tiny_bundle(spatial_dims), image_path, tmp_path / "out", probs=True, attention=True,
+                     stream_labels=False)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "case 1_attn_g0.nii.gz", "case 1_attn_g1.nii.gz", "case 1_probs.nii.gz", "case 1_seg.nii.gz"]
     source = nib.load(image_path)
@@ -54,6 +59,23 @@ def test_outputs_keep_shape_affine_and_header(
         values = attn.get_fdata()
         assert values.min() >= 0.0
         assert values.max() <= 1.0
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_streamed_labels_do_not_depend_on_the_other_outputs(
+    tiny_bundle: Callable, write_image: Callable, tmp_path: Path, spatial_dims: int
+) -> None:
+    """Label-only runs stream the labels in the network's grid and resample them with nearest neighbours; a run
+    that also writes probabilities and maps takes the same argmax in the same grid: the label maps are equal."""
+    image_path = write_image("c.nii.gz", SHAPES[spatial_dims], "oblique")  # resampled and reoriented
+    bundle = tiny_bundle(spatial_dims)
+    alone = _predict(bundle, image_path, tmp_path / "alone")
+    full = _predict(bundle, image_path, tmp_path / "full", probs=True, attention=True)
+    assert sorted(p.name for p in (tmp_path / "alone").iterdir()) == ["c_seg.nii.gz"]
+    seg_alone, seg_full = nib.load(alone["seg"]), nib.load(full["seg"])
+    np.testing.assert_array_equal(np.asarray(seg_alone.dataobj), np.asarray(seg_full.dataobj))
+    np.testing.assert_allclose(seg_alone.affine, nib.load(image_path).affine, atol=1e-5)
+    assert len(np.unique(np.asarray(seg_alone.dataobj))) > 1  # not a blank map that would match trivially
 
 
 def test_nrrd_input_gets_nifti_in_its_world_geometry(
@@ -88,12 +110,12 @@ def test_folder_run_reports_a_corrupt_case_and_writes_the_others(
     good = [write_image(f"case_{i}.nii.gz", SHAPES[3], seed=i) for i in range(2)]
     bad = good[0].with_name("broken.nii.gz")
     bad.write_bytes(good[0].read_bytes()[:300])
-    settings = read_bundle(tiny_bundle(3))
-    predictor = Predictor(load_model(settings), settings.roi_size, precision="fp32")
-    report = predict_files([good[0], bad, good[1]], predictor, settings, tmp_path / "out", progress=False)
+    settings = read_bundle(tiny_bundle(3), {"output_dir": str(tmp_path / "out"), "precision": "fp32"})
+    network = load_model(settings)
+    report = predict_files([good[0], bad, good[1]], network, settings, progress=False)
     assert report.written == good
     assert [p for p, _ in report.failed] == [bad]
     assert str(bad) in report.failed[0][1]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["case_0_seg.nii.gz", "case_1_seg.nii.gz"]
-    again = predict_files([good[0], good[1]], predictor, settings, tmp_path / "out", progress=False)
+    again = predict_files([good[0], good[1]], network, settings, progress=False)
     assert again.skipped == good

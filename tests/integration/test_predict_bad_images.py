@@ -52,7 +52,7 @@ def _empty_axis(path: Path) -> None:
 
 
 BAD = {
-    "infinite voxels": (_infinite, ".nii.gz", "2 NaN or infinite voxels"),
+    "infinite voxels": (_infinite, ".nii.gz", "0 NaN and 2 infinite voxels"),
     "complex voxels": (_complex, ".nii.gz", "holds complex voxels (complex64)"),
     "singular sform": (_singular, ".nii.gz", "has a singular affine"),
     "3000^3 voxels in 1 KB": (_declared((3000, 3000, 3000)), ".nii", "GB as float32, more than the memory budget"),

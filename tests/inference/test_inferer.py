@@ -1,4 +1,5 @@
-"""The sliding-window predictor: argument checks, cached Gaussian map, flip TTA, attention maps, precision."""
+"""The sliding-window inferer: argument checks, MONAI's blend underneath, the streamed label map, flip TTA,
+attention maps from the same pass, precision."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from monai.data import MetaTensor
+from monai.inferers import sliding_window_inference
 
-from attn_seg.inference import Predictor, resolve_precision
+from attn_seg.inference import SegmentationInferer, resolve_precision
 from attn_seg.inference.windows import WindowGrid
 from attn_seg.networks import AttentionUNet
 
@@ -24,20 +27,12 @@ def _net(spatial_dims: int = 3, **kwargs: object) -> AttentionUNet:
         ({"overlap": 1.0}, "overlap"),
         ({"precision": "bf61"}, "bf16"),
         ({"tta_axes": (3,)}, "tta_axes"),
+        ({"labels_only": True, "attention": True}, "labels_only"),
     ],
 )
 def test_invalid_arguments_are_named(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        Predictor(_net(), (32, 32, 16), **kwargs)
-
-
-def test_gaussian_map_is_cached_once() -> None:
-    predictor = Predictor(_net(), (32, 32, 16), precision="fp32")
-    cached = predictor.weight_map
-    assert tuple(cached.shape) == (32, 32, 16)
-    predictor.logits(torch.randn(1, 1, 40, 35, 20))
-    predictor.labels(torch.randn(1, 1, 40, 35, 20))
-    assert predictor.weight_map is cached
+        SegmentationInferer((32, 32, 16), **kwargs)
 
 
 # odd sizes, 2D and 3D, several overlaps, an image smaller than the window (padded)
@@ -49,18 +44,16 @@ BLEND_CASES = [
 ]
 
 
-class _Identity(torch.nn.Module):
-    """Logits = the image itself (two channels): a blend of consistent windows must give the image back."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([x, -x], dim=1)
-
-
 @pytest.mark.parametrize(("size", "roi", "overlap"), BLEND_CASES)
-def test_blend_normalises_the_weights_exactly(size: tuple[int, ...], roi: tuple[int, ...], overlap: float) -> None:
-    x = torch.randn(2, 1, *size)
-    logits, _ = Predictor(_Identity(), roi, overlap=overlap, precision="fp32").logits(x)
-    torch.testing.assert_close(logits, torch.cat([x, -x], dim=1), atol=1e-5, rtol=1e-5)
+def test_probabilities_are_the_softmax_of_monais_blend(
+    size: tuple[int, ...], roi: tuple[int, ...], overlap: float
+) -> None:
+    net = _net(len(size))
+    x = torch.randn(1, 1, *size)
+    ours = SegmentationInferer(roi, 2, overlap, precision="fp32")(x, net)
+    with torch.no_grad():
+        theirs = sliding_window_inference(x, roi, 1, net, overlap=overlap, mode="gaussian")
+    torch.testing.assert_close(ours, torch.softmax(torch.as_tensor(theirs), 1), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("size", "roi", "overlap"), BLEND_CASES)
@@ -68,11 +61,20 @@ def test_streamed_labels_equal_the_argmax_of_the_full_blend(
     size: tuple[int, ...], roi: tuple[int, ...], overlap: float
 ) -> None:
     x = torch.randn(2, 1, *size)
-    predictor = Predictor(_net(len(size)), roi, overlap=overlap, precision="fp32")
-    labels = predictor.labels(x)
+    net = _net(len(size))
+    labels = SegmentationInferer(roi, 2, overlap, labels_only=True, precision="fp32")(x, net)
     assert labels.dtype == torch.uint8
-    assert tuple(labels.shape) == (2, *size)
-    torch.testing.assert_close(labels.long(), predictor.logits(x)[0].argmax(1), atol=0, rtol=0)
+    assert tuple(labels.shape) == (2, 1, *size)
+    probs = SegmentationInferer(roi, 2, overlap, precision="fp32")(x, net)
+    torch.testing.assert_close(labels.long(), probs.argmax(1, keepdim=True), atol=0, rtol=0)
+
+
+def test_outputs_carry_the_inputs_metadata_for_inversion() -> None:
+    x = MetaTensor(torch.randn(1, 1, 40, 35, 20), meta={"filename_or_obj": "a.nii.gz"})
+    for inferer in (SegmentationInferer((32, 32, 16)), SegmentationInferer((32, 32, 16), labels_only=True)):
+        out = inferer(x, _net())
+        assert isinstance(out, MetaTensor)
+        assert out.meta["filename_or_obj"] == "a.nii.gz"
 
 
 def test_window_grid_is_monais() -> None:
@@ -91,29 +93,31 @@ def test_window_grid_is_monais() -> None:
 def test_flip_tta_averages_flipped_predictions(spatial_dims: int) -> None:
     roi = (32, 32, 16)[:spatial_dims]
     x = torch.randn(1, 1, *(40, 35, 20)[:spatial_dims])
-    plain = Predictor(_net(spatial_dims), roi, precision="fp32")
-    tta = Predictor(_net(spatial_dims), roi, precision="fp32", tta_axes=(0, 1))
-    expected = sum(plain.logits(x.flip(d))[0].flip(d) for d in [(), (2,), (3,), (2, 3)]) / 4
-    torch.testing.assert_close(tta.logits(x)[0], expected, atol=1e-4, rtol=1e-4)
+    net = _net(spatial_dims)
+    tta = SegmentationInferer(roi, precision="fp32", tta_axes=(0, 1))(x, net)
+    # the logits are averaged: compare in log space (softmax is shift invariant per voxel)
+    with torch.no_grad():
+        logits = [sliding_window_inference(x.flip(d), roi, 1, net, mode="gaussian").flip(d)
+                  for d in [(), (2,), (3,), (2, 3)]]
+    torch.testing.assert_close(tta, torch.softmax(sum(logits) / 4, 1), atol=1e-4, rtol=1e-4)
 
 
-def test_attention_maps_come_with_the_logits_in_one_pass() -> None:
+def test_attention_maps_come_with_the_probabilities_in_one_pass() -> None:
     x = torch.randn(1, 1, 40, 35, 20)
-    with_maps = Predictor(_net(return_attention=True), (32, 32, 16), precision="fp32")
-    without = Predictor(_net(), (32, 32, 16), precision="fp32")
-    logits, maps = with_maps.logits(x, attention=True)
-    torch.testing.assert_close(logits, without.logits(x)[0])
+    inferer = SegmentationInferer((32, 32, 16), attention=True, precision="fp32")
+    probs, maps = inferer.split(inferer(x, _net(return_attention=True)))
+    torch.testing.assert_close(probs, SegmentationInferer((32, 32, 16), precision="fp32")(x, _net()))
     assert [tuple(m.shape) for m in maps] == [(1, 1, 40, 35, 20)] * 2
     assert all(float(m.min()) >= 0.0 and float(m.max()) <= 1.0 for m in maps)
-    _, maps_two_pass = without.logits(x, attention=True)  # through attention_maps(), as TorchScript modules
+    _, maps_two_pass = inferer.split(inferer(x, _net()))  # through attention_maps(), as TorchScript modules
     for a, b in zip(maps, maps_two_pass, strict=True):
         torch.testing.assert_close(a, b)
 
 
 def test_bf16_labels_agree_with_fp32() -> None:
     x = torch.randn(1, 1, 48, 40, 24)
-    fp32 = Predictor(_net(), (32, 32, 16), precision="fp32").logits(x)[0].argmax(1)
-    bf16 = Predictor(_net(), (32, 32, 16), precision="bf16").logits(x)[0].argmax(1)
+    fp32 = SegmentationInferer((32, 32, 16), labels_only=True, precision="fp32")(x, _net())
+    bf16 = SegmentationInferer((32, 32, 16), labels_only=True, precision="bf16")(x, _net())
     assert (fp32 == bf16).float().mean() > 0.9  # random weights: near-ties flip; trained weights: see the benchmark
 
 
@@ -130,21 +134,9 @@ def test_auto_precision_on_cpu_is_bf16_only_with_a_native_bf16_unit() -> None:
 def test_gpu_windows_with_cpu_output() -> None:
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    predictor = Predictor(_net().cuda(), (32, 32, 16), device="cuda", output_device="cpu", precision="fp16")
-    logits, _ = predictor.logits(torch.randn(1, 1, 40, 35, 20))
-    assert logits.device.type == "cpu"
-    assert torch.isfinite(logits).all()
-
-
-@pytest.mark.parametrize(("size", "roi", "overlap"), BLEND_CASES)
-def test_blend_equals_monais_sliding_window_inference(
-    size: tuple[int, ...], roi: tuple[int, ...], overlap: float
-) -> None:
-    from monai.inferers import sliding_window_inference
-
-    net = _net(len(size))
-    x = torch.randn(1, 1, *size)
-    ours, _ = Predictor(net, roi, overlap=overlap, precision="fp32").logits(x)
-    with torch.no_grad():
-        theirs = sliding_window_inference(x, roi, 1, net, overlap=overlap, mode="gaussian")
-    torch.testing.assert_close(ours, torch.as_tensor(theirs), atol=1e-5, rtol=1e-5)
+    for labels_only in (False, True):
+        inferer = SegmentationInferer((32, 32, 16), labels_only=labels_only, precision="fp16", sw_device="cuda",
+                                      device="cpu")
+        out = inferer(torch.randn(1, 1, 40, 35, 20), _net().cuda())
+        assert out.device.type == "cpu"
+        assert torch.isfinite(out.float()).all()
