@@ -87,11 +87,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _overrides(args: argparse.Namespace, out: Path, device: str) -> dict[str, object]:
     """The bundle settings the options set (``--set`` ones last, so that they win)."""
+    every_axis = "$list(range(@network_def#spatial_dims))"  # --tta alone: every spatial axis of the network
     given = {"sw_batch_size": args.sw_batch_size, "overlap": args.overlap, "output_device": args.output_device,
-             "tta_axes": args.tta if args.tta != "all" else None}
+             "tta_axes": every_axis if args.tta == "all" else args.tta}
     overrides: dict[str, object] = {key: value for key, value in given.items() if value is not None}
-    if args.tta == "all":  # every spatial axis of the bundle's network
-        overrides["tta_axes"] = "$list(range(@network_def#spatial_dims))"
     overrides.update(output_dir=str(out), device=device, precision=args.precision, save_probs=args.save_probs,
                      save_attention=args.save_attention, largest_component=args.largest_component)
     return {**overrides, **dict(args.overrides)}
