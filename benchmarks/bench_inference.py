@@ -5,6 +5,8 @@ Arms, each one process started afresh per round, the rounds interleaved:
 
 - ``predict``: ``attn-seg predict`` with a copy of the CT bundle (label maps only);
 - ``predict_full``: the same with ``--save-probs --save-attention``;
+- ``predict_fp32``: labels with ``--precision fp32`` (``predict`` runs bf16 where the CPU has a native bf16 unit;
+  this arm compares like for like with the fp32 model-zoo bundle);
 - ``zoo``: ``python -m monai.bundle run`` with ``benchmarks/configs/zoo_inference.json``: MONAI's
   ``AttentionUnet``, ``SlidingWindowInferer``, ``Invertd`` and ``SaveImaged`` (label maps), as the MONAI model zoo's
   bundles are written;
@@ -48,8 +50,9 @@ __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "benchmarks" / "configs" / "zoo_inference.json"
-ARMS = ("predict", "predict_full", "zoo", "zoo_probs")
-PEERS = {"predict": "zoo", "predict_full": "zoo_probs"}
+ARMS = ("predict", "predict_full", "predict_fp32", "zoo", "zoo_probs")
+PEERS = {"predict": "zoo", "predict_full": "zoo_probs", "predict_fp32": "zoo"}
+PREDICT_OPTIONS = {"predict_full": ["--save-probs", "--save-attention"], "predict_fp32": ["--precision", "fp32"]}
 VOLUMES = {"default": ((192, 192, 160), (1.5, 1.5, 2.0)), "large": ((512, 512, 300), (0.8, 0.8, 1.5))}
 ROI = [96, 96, 96]
 _LAUNCH = (
@@ -96,13 +99,23 @@ def _bundles(tmp: Path) -> dict[str, Path]:
 
 def _command(arm: str, bundles: dict[str, Path], image: Path, out: Path) -> list[str]:
     if arm.startswith("predict"):
-        extra = ["--save-probs", "--save-attention"] if arm == "predict_full" else []
         return [sys.executable, "-m", "attn_seg", "predict", "--bundle", str(bundles["ours"]), "-i", str(image),
-                "-o", str(out), "--no-progress", "--overwrite", "--set", f"roi_size={json.dumps(ROI)}", *extra]
+                "-o", str(out), "--no-progress", "--overwrite", "--set", f"roi_size={json.dumps(ROI)}",
+                *PREDICT_OPTIONS.get(arm, [])]
     zoo = bundles["zoo"]
     return [sys.executable, "-m", "monai.bundle", "run", "--bundle_root", str(zoo), "--config_file",
             str(zoo / "configs" / "inference.json"), "--image", str(image), "--output_dir", str(out),
             "--save_probs", str(arm == "zoo_probs")]
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string elsewhere."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def _launch(command: list[str]) -> dict[str, Any]:
@@ -169,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     if previous.is_file():  # keep the other volume's rows
         kept = [r for r in json.loads(previous.read_text())["rows"] if r["volume"] != args.volume]
         rows = [*kept, *rows] if args.volume == "large" else [*rows, *kept]
-    machine = (f"{platform.machine()} ({platform.platform()}); torch {torch.__version__}; "
+    machine = (f"{_cpu_model()}, {platform.machine()} ({platform.platform()}); torch {torch.__version__}; "
                f"native bf16: {native_cpu_bf16()}; {torch.get_num_threads()} threads")
     command = "python benchmarks/bench_inference.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") + (
         f" --volume {args.volume}" if args.volume != "default" else "")

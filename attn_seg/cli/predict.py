@@ -23,7 +23,6 @@ from attn_seg.inference import (
     predict_files,
     read_bundle,
     resolve_precision,
-    return_freed_memory,
 )
 
 __all__ = ["add_parser", "run"]
@@ -98,7 +97,6 @@ def _overrides(args: argparse.Namespace, out: Path, device: str) -> dict[str, ob
 
 def run(args: argparse.Namespace) -> int:
     """Segment every input; print a summary, and the failures on stderr. 0 when all succeeded, else 1."""
-    return_freed_memory()  # this process predicts: keep its peak resident memory near its live memory
     images = list_inputs(args.input)
     out = Path(args.output).expanduser().absolute()
     source = Path(args.input).expanduser().absolute()

@@ -7,7 +7,6 @@ from attn_seg.data.naming import case_name
 from attn_seg.inference.export import export_onnx, export_torchscript
 from attn_seg.inference.inferer import PRECISIONS, SegmentationInferer, resolve_precision
 from attn_seg.inference.inputs import list_inputs
-from attn_seg.inference.memory import return_freed_memory
 from attn_seg.inference.models import OnnxModule, count_gates, load_model, read_state_dict
 from attn_seg.inference.outputs import (
     AtomicNiftiWriter,
@@ -44,5 +43,4 @@ __all__ = [
     "read_bundle",
     "read_state_dict",
     "resolve_precision",
-    "return_freed_memory",
 ]
