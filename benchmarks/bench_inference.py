@@ -108,16 +108,6 @@ def _command(arm: str, bundles: dict[str, Path], image: Path, out: Path) -> list
             "--save_probs", str(arm == "zoo_probs")]
 
 
-def _cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string elsewhere."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def _launch(command: list[str]) -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-c", _LAUNCH, json.dumps(command)], capture_output=True, text=True,
                           check=True)
@@ -172,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="192x192x160 (default) or the CT-sized 512x512x300 (large)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
-    from attn_seg.engines.precision import native_cpu_bf16
+    from attn_seg.engines.precision import cpu_model, native_cpu_bf16
 
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -182,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     if previous.is_file():  # keep the other volume's rows
         kept = [r for r in json.loads(previous.read_text())["rows"] if r["volume"] != args.volume]
         rows = [*kept, *rows] if args.volume == "large" else [*rows, *kept]
-    machine = (f"{_cpu_model()}, {platform.machine()} ({platform.platform()}); torch {torch.__version__}; "
+    machine = (f"{cpu_model()}, {platform.machine()} ({platform.platform()}); torch {torch.__version__}; "
                f"native bf16: {native_cpu_bf16()}; {torch.get_num_threads()} threads")
     command = "python benchmarks/bench_inference.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") + (
         f" --volume {args.volume}" if args.volume != "default" else "")

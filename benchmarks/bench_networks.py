@@ -1,12 +1,21 @@
 """Benchmark attn_seg's AttentionUNet against MONAI's AttentionUnet and UNet at the same channels and strides.
 
-For each reference configuration (3D: 2x1x96^3, channels (16, 32, 64, 128, 256); 2D: 8x1x256^2, channels
-(32, 64, 128, 256, 512); strides 2 everywhere, 1 -> 2 classes) and each model it reports parameters,
-GFLOP of one forward pass (``torch.utils.flop_counter``), the median time of an inference forward and of a
-training step (forward + backward), peak memory, in fp32 and under bf16 autocast, and the achieved GFLOP/s of
-the inference forward against this machine's measured matmul peak. Every (model, mode, precision) runs in
-fresh subprocesses, interleaved over the models in rounds (a shared machine's load then touches them alike),
-so peak memory is that run's alone: on CPU the growth of the peak resident set
+Configurations (strides 2 everywhere, 1 -> 2 classes), by default the sizes the bundles train and infer at and
+the 3D reference:
+
+- ``ct``: 4x1x48x48x32, channels 16..128: the CT and MRI bundles' training batch (2 volumes x 2 patches) and
+  their inference batch (4 windows of the same roi);
+- ``hippocampus``: 2x1x40x56x40, channels 16..128: the hippocampus bundle's training batch;
+- ``polyp``: 8x1x256^2 (one input channel here), channels 16..256: the polyp bundle's training batch;
+- ``3d``: the 3D reference, 2x1x96^3, channels 16..256;
+- ``2d`` (on request): the 2D reference, 8x1x256^2, channels 32..512.
+
+For each configuration and model it reports parameters, GFLOP of one forward pass and of one training step
+(forward + backward, both counted by ``torch.utils.flop_counter``), the median time of an inference forward and of
+a training step, peak memory, in fp32 and under bf16 autocast, the achieved GFLOP/s of both against this
+machine's measured fp32 and bf16 matmul peaks, and for each model its bf16 step time over its fp32 step time.
+Every (model, mode, precision) runs in fresh subprocesses, interleaved over the models in rounds (a shared
+machine's load then touches them alike), so peak memory is that run's alone: on CPU the growth of the peak resident set
 (``ru_maxrss``) over the process's size once model and input exist; on CUDA ``max_memory_allocated``.
 
 Usage::
@@ -44,10 +53,15 @@ __all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, dict[str, Any]] = {
-    "3d": {"spatial_dims": 3, "batch": 2, "size": 96, "channels": (16, 32, 64, 128, 256)},
-    "2d": {"spatial_dims": 2, "batch": 8, "size": 256, "channels": (32, 64, 128, 256, 512)},
+    "ct": {"spatial_dims": 3, "batch": 4, "shape": (48, 48, 32), "channels": (16, 32, 64, 128)},
+    "hippocampus": {"spatial_dims": 3, "batch": 2, "shape": (40, 56, 40), "channels": (16, 32, 64, 128)},
+    "polyp": {"spatial_dims": 2, "batch": 8, "shape": (256, 256), "channels": (16, 32, 64, 128, 256)},
+    "3d": {"spatial_dims": 3, "batch": 2, "shape": (96, 96, 96), "channels": (16, 32, 64, 128, 256)},
+    "2d": {"spatial_dims": 2, "batch": 8, "shape": (256, 256), "channels": (32, 64, 128, 256, 512)},
 }
-QUICK_SIZES = {"3d": 32, "2d": 64}
+DEFAULT_CONFIGS = ["ct", "hippocampus", "polyp", "3d"]
+#: ``--quick``: every axis cut to this many voxels
+QUICK_SIZE = 32
 MODELS = ["ours", "monai_attention_unet", "monai_unet"]
 ABLATIONS: dict[str, dict[str, Any]] = {
     "ours_gate_W": {"gate_output_transform": True},
@@ -88,7 +102,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _step(model: torch.nn.Module, x: torch.Tensor, mode: str, bf16: bool) -> None:
+def _step(model: Any, x: torch.Tensor, mode: str, bf16: bool) -> None:
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         if mode == "forward":
             with torch.inference_mode():
@@ -108,7 +122,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     model = build_model(spec["model"], config).to(device)
     model.train(spec["mode"] == "train")
     runner = torch.compile(model, dynamic=False) if spec["model"].endswith(COMPILED_SUFFIX) else model
-    x = torch.randn(config["batch"], 1, *([config["size"]] * config["spatial_dims"]), device=device)
+    x = torch.randn(config["batch"], 1, *config["shape"], device=device)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -138,17 +152,24 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def count(model_name: str, config: dict[str, Any]) -> dict[str, float]:
-    """Parameters and GFLOP of one forward pass (on the meta device: shapes only, nothing computed)."""
+    """Parameters, GFLOP of one forward pass and of one training step (forward + backward), on the meta device:
+    shapes only, nothing computed."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with torch.device("meta"):
-        model = build_model(model_name, config).eval()
-        x = torch.empty(config["batch"], 1, *([config["size"]] * config["spatial_dims"]))
+        model = build_model(model_name, config)
+        x = torch.empty(config["batch"], 1, *config["shape"])
     params = sum(p.numel() for p in model.parameters())
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(x)
-    return {"params_m": params / 1e6, "gflop": counter.get_total_flops() / 1e9}
+    forward, step = FlopCounterMode(display=False), FlopCounterMode(display=False)
+    with forward, torch.no_grad():
+        model.eval()(x)
+    with step:
+        model.train()(x).float().mean().backward()
+    return {
+        "params_m": params / 1e6,
+        "gflop": forward.get_total_flops() / 1e9,
+        "train_gflop": step.get_total_flops() / 1e9,
+    }
 
 
 def matmul_peak(device: str, threads: int, dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
@@ -182,19 +203,26 @@ def _markdown(results: dict[str, Any]) -> str:
         f"{results['repeats']} timed runs (after a warm-up) per model. "
         f"Matmul peak: fp32 {results['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {results['peak_gflops']['bf16']:.0f}.",
         "",
-        "| config | model | precision | params (M) | GFLOP fwd | fwd (s) | fwd+bwd (s) | fwd+bwd CPU s/run "
-        "| peak fwd+bwd (MB) | fwd GFLOP/s (% peak) | fwd+bwd vs MONAI AttU | mem vs MONAI AttU "
-        "| 1st fwd+bwd (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | model | precision | params (M) | GFLOP fwd / step | fwd (s) | step (s) | step CPU s "
+        "| peak step (MB) | fwd GFLOP/s (% fp32 / bf16 peak) | step GFLOP/s (% fp32 / bf16 peak) "
+        "| step vs MONAI AttU | mem vs MONAI AttU | step bf16 / fp32 | 1st step (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    nan = float("nan")
     for row in results["rows"]:
+        rates = []
+        for mode in ("forward", "train"):
+            share = row.get(f"{mode}_pct_peak", {})
+            rates.append(
+                f"{row.get(f'{mode}_gflops', nan):.0f} ({share.get('fp32', nan):.0f} / {share.get('bf16', nan):.0f} %)"
+            )
         lines.append(
-            f"| {row['config']} | {row['model']} | {row['precision']} | {row['params_m']:.2f} | {row['gflop']:.1f} "
-            f"| {row.get('forward_s', float('nan')):.3f} | {row.get('train_s', float('nan')):.3f} "
-            f"| {row.get('train_cpu_s', float('nan')):.3f} | {row.get('train_peak_mb', float('nan')):.0f} "
-            f"| {row.get('gflops', float('nan')):.0f} ({row.get('pct_peak', float('nan')):.0f} %) "
-            f"| {row.get('train_ratio', float('nan')):.2f}x | {row.get('mem_ratio', float('nan')):.2f}x "
-            f"| {row.get('train_first_s', float('nan')):.1f} |"
+            f"| {row['config']} | {row['model']} | {row['precision']} | {row['params_m']:.2f} "
+            f"| {row['gflop']:.1f} / {row['train_gflop']:.1f} "
+            f"| {row.get('forward_s', nan):.3f} | {row.get('train_s', nan):.3f} "
+            f"| {row.get('train_cpu_s', nan):.3f} | {row.get('train_peak_mb', nan):.0f} | {rates[0]} | {rates[1]} "
+            f"| {row.get('train_ratio', nan):.2f}x | {row.get('mem_ratio', nan):.2f}x "
+            f"| {row.get('train_vs_fp32', nan):.2f}x | {row.get('train_first_s', nan):.1f} |"
         )
     lines += [
         "",
@@ -203,6 +231,17 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _add_rates(rows: list[dict[str, Any]], peaks: dict[str, float]) -> None:
+    """Achieved GFLOP/s of the forward and of the training step, and their shares of the fp32 and bf16 peaks."""
+    for row in rows:
+        for mode, flop in (("forward", "gflop"), ("train", "train_gflop")):
+            if f"{mode}_s" not in row:
+                continue
+            rate = row[flop] / row[f"{mode}_s"]
+            row[f"{mode}_gflops"] = rate
+            row[f"{mode}_pct_peak"] = {p: 100 * rate / peak for p, peak in peaks.items()}
 
 
 def _add_ratios(rows: list[dict[str, Any]]) -> None:
@@ -223,6 +262,10 @@ def _add_ratios(rows: list[dict[str, Any]]) -> None:
             row["mem_ratio"] = row["train_peak_mb"] / reference["train_peak_mb"]
         if reference and "forward_s" in row and "forward_s" in reference:
             row["forward_ratio"] = row["forward_s"] / reference["forward_s"]
+        same = [r for r in rows if r["config"] == row["config"] and r["model"] == row["model"]]
+        fp32 = next((r for r in same if r["precision"] == "fp32"), None)
+        if fp32 and "train_s" in row and "train_s" in fp32:
+            row["train_vs_fp32"] = row["train_s"] / fp32["train_s"]
 
 
 def _measure(
@@ -260,6 +303,9 @@ def _measure(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every benchmark of the selected configurations; return the results."""
+    sys.path.insert(0, str(ROOT))
+    from attn_seg.engines.precision import cpu_model
+
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
     peaks = {p: matmul_peak(args.device, args.threads, d) for p, d in dtypes.items()}
     print(f"matmul peak GFLOP/s: {peaks}", flush=True)
@@ -267,7 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for config_name in args.configs:
         config = dict(CONFIGS[config_name])
         if args.quick:
-            config["size"] = QUICK_SIZES[config_name]
+            config["shape"] = (QUICK_SIZE,) * config["spatial_dims"]
         for precision in args.precisions:
             models = MODELS + (list(ABLATIONS) if args.ablation and config_name == "3d" and precision == "fp32" else [])
             compiled = COMPILED if args.compile and config_name == "3d" else []
@@ -288,16 +334,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     row[f"{mode}_cpu_s"] = measured[model_name]["cpu_time_s"]
                     row[f"{mode}_peak_mb"] = measured[model_name]["peak_mb"]
                     row[f"{mode}_first_s"] = measured[model_name]["first_s"]
-                if "forward_s" in row:
-                    row["gflops"] = row["gflop"] / row["forward_s"]
-                    row["pct_peak"] = 100 * row["gflops"] / peaks[precision]
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     # the peak again at the end: the machine may be shared, keep the better (less disturbed) figure
     peaks = {p: max(peaks[p], matmul_peak(args.device, args.threads, d)) for p, d in dtypes.items()}
-    for row in rows:
-        if "gflops" in row:
-            row["pct_peak"] = 100 * row["gflops"] / peaks[row["precision"]]
+    _add_rates(rows, peaks)
     _add_ratios(rows)
     return {
         "device": args.device,
@@ -305,7 +346,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "repeats": args.repeats,
         "quick": args.quick,
-        "machine": f"{platform.processor() or platform.machine()} ({platform.platform()})",
+        "machine": f"{cpu_model()}, {platform.machine()} ({platform.platform()})",
         "torch": torch.__version__,
         "peak_gflops": peaks,
         "rows": rows,
@@ -320,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds over the models (default 3)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per subprocess (default 2)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--configs", nargs="+", default=["3d", "2d"], choices=list(CONFIGS))
+    parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, choices=list(CONFIGS))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--ablation", action="store_true", help="also ours with each speed choice undone")
     parser.add_argument("--compile", action="store_true", help="also training steps under torch.compile (3D)")

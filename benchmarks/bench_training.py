@@ -8,9 +8,9 @@ validation whose mean Dice reaches ``--target`` (or after ``--max-epochs``).
 
 Variants (same data, split, patches, loss, optimiser, learning rate, seed; same channels and strides):
 
-- ``ours``: the bundle as shipped (``attn_seg.networks.AttentionUNet``, fp32);
+- ``ours``: the bundle as shipped (``attn_seg.networks.AttentionUNet``), in fp32 whatever its default precision;
 - ``ours_bf16``: the same under CPU bf16 autocast (``precision=bf16``);
-- ``monai_attention_unet``: ``network_def`` replaced by ``monai.networks.nets.AttentionUnet``.
+- ``monai_attention_unet``: ``network_def`` replaced by ``monai.networks.nets.AttentionUnet`` (fp32).
 
 Reported per run: training time to the target (validation excluded) in wall seconds and in the process's CPU
 seconds (less sensitive to other jobs on a shared machine), wall time to the target (validation included),
@@ -22,6 +22,11 @@ Usage::
     python benchmarks/bench_training.py                      # 1 seed, CPU, 2 threads (tens of minutes)
     python benchmarks/bench_training.py --seeds 0 1 2
     python benchmarks/bench_training.py --quick              # smoke run: 2 epochs, tiny network, no target
+    python benchmarks/bench_training.py --variants ours ours_bf16 --seeds 0 1 2 --full --max-epochs 40
+
+``--full`` trains every run for all ``--max-epochs`` (no stop at the target) and compares each variant with
+``ours`` (fp32) seed by seed: final validation Dice (the last epoch's) and the training time to reach the fp32
+run's final Dice (the first epoch at or above it) over fp32's own time to it.
 
 Results go to ``benchmarks/results/training_<device>[_quick].json`` and ``.md``.
 """
@@ -47,9 +52,10 @@ __all__ = ["main"]
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundles" / "attention_unet_3d_ct"
 VARIANTS: dict[str, dict[str, Any]] = {
-    "ours": {},
+    "ours": {"precision": "fp32"},
     "ours_bf16": {"precision": "bf16"},
     "monai_attention_unet": {
+        "precision": "fp32",
         "network_def": {
             "_target_": "monai.networks.nets.AttentionUnet",
             "spatial_dims": 3,
@@ -66,10 +72,12 @@ QUICK = {"epochs": 2, "network_def#channels": [8, 16, 32, 64], "roi_size": [32, 
 class _Clock:
     """Ignite handlers that time data waiting, training and validation, and stop at the target Dice."""
 
-    def __init__(self, trainer: Any, validator: Any, target: float, metric: str = "val_mean_dice") -> None:
+    def __init__(
+        self, trainer: Any, validator: Any, target: float, metric: str = "val_mean_dice", full: bool = False
+    ) -> None:
         from ignite.engine import Events
 
-        self.trainer, self.target, self.metric = trainer, target, metric
+        self.trainer, self.target, self.metric, self.full = trainer, target, metric, full
         self.start = self.data = self.validation = 0.0
         self.cpu_start = self.cpu_validation = 0.0
         self.epochs: list[dict[str, float]] = []
@@ -99,7 +107,8 @@ class _Clock:
         self.epochs.append(row)
         if self.reached is None and row["dice"] >= self.target:
             self.reached = row
-            self.trainer.terminate()
+            if not self.full:
+                self.trainer.terminate()
 
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +125,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         workflow.initialize()
         trainer = workflow.parser.get_parsed_content("train#trainer")
         validator = workflow.parser.get_parsed_content("validate#evaluator")
-        clock = _Clock(trainer, validator, spec["target"])
+        clock = _Clock(trainer, validator, spec["target"], full=spec.get("full", False))
         workflow.run()
         workflow.finalize()
     last = clock.reached or clock.epochs[-1]
@@ -128,6 +137,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         "wall_s": last["wall_s"],
         "data_share": last["data_s"] / last["train_s"],
         "best_dice": max(row["dice"] for row in clock.epochs),
+        "final_dice": clock.epochs[-1]["dice"],
         "curve": clock.epochs,
     }
 
@@ -149,6 +159,28 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     med = {key: statistics.median(r[key] for r in ok) for key in keys}
     return {**med, "reached": sum(r["reached"] for r in ok), "runs": len(ok),
             "best_dice": statistics.median(r["best_dice"] for r in ok)}
+
+
+def _time_to(curve: list[dict[str, float]], dice: float) -> float:
+    """Training seconds to the first validation at or above ``dice`` (inf when never reached)."""
+    return next((row["train_s"] for row in curve if row["dice"] >= dice), float("inf"))
+
+
+def _against_fp32(fp32: list[dict[str, Any]], runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """Seed by seed against the fp32 run: final Dice gap and training time to the fp32 run's final Dice."""
+    rows = []
+    for seed, base, run in zip(seeds, fp32, runs, strict=True):
+        if "error" in base or "error" in run:
+            continue
+        goal = base["final_dice"]
+        rows.append({"seed": seed, "fp32_final": goal, "final": run["final_dice"], "gap": run["final_dice"] - goal,
+                      "time_ratio": _time_to(run["curve"], goal) / _time_to(base["curve"], goal),
+                      "epoch_ratio": run["train_s"] / run["epochs"] / (base["train_s"] / base["epochs"])})
+    if not rows:
+        return {"error": "no pair of runs finished"}
+    return {"seeds": rows, "mean_gap": statistics.mean(r["gap"] for r in rows),
+            "median_time_ratio": statistics.median(r["time_ratio"] for r in rows),
+            "median_epoch_ratio": statistics.median(r["epoch_ratio"] for r in rows)}
 
 
 def _markdown(results: dict[str, Any]) -> str:
@@ -177,12 +209,25 @@ def _markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {s['reached']}/{s['runs']} | {s['epochs']:.0f} | {s['train_s']:.1f} | "
                      f"{s['wall_s']:.1f} | {s['train_cpu_s']:.1f} | {100 * s['data_share']:.1f} % | "
                      f"{s['best_dice']:.3f} | {ratio} | {cpu_ratio} |")
+    for name, against in results.get("against_fp32", {}).items():
+        if "error" in against:
+            lines += ["", f"{name} against fp32: {against['error']}"]
+            continue
+        lines += ["", f"{name} against `ours` (fp32), all {meta['max_epochs']} epochs, seed by seed:", "",
+                  "| seed | fp32 final Dice | final Dice | gap | time to fp32's final Dice vs fp32 "
+                  "| epoch time vs fp32 |", "|---|---|---|---|---|---|"]
+        for row in against["seeds"]:
+            lines.append(f"| {row['seed']} | {row['fp32_final']:.3f} | {row['final']:.3f} | {row['gap']:+.3f} | "
+                         f"{row['time_ratio']:.2f}x | {row['epoch_ratio']:.2f}x |")
+        lines.append(f"| all | | | mean {against['mean_gap']:+.3f} | median {against['median_time_ratio']:.2f}x | "
+                     f"median {against['median_epoch_ratio']:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Make the data set, train every variant for every seed (interleaved), summarise."""
     from attn_seg.data import SyntheticSpec, write_synthetic_dataset
+    from attn_seg.engines.precision import cpu_model
 
     work = Path(tempfile.mkdtemp(prefix="bench_training_"))
     data = work / "data"
@@ -192,18 +237,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in args.variants:
             overrides = {**VARIANTS[name], **(QUICK if args.quick else {})}
             spec = {"data": str(data), "seed": seed, "threads": args.threads, "target": args.target,
-                    "max_epochs": QUICK["epochs"] if args.quick else args.max_epochs, "overrides": overrides}
+                    "max_epochs": QUICK["epochs"] if args.quick else args.max_epochs, "overrides": overrides,
+                    "full": args.full}
             result = _spawn(spec)
             runs[name].append(result)
             shown = {k: v for k, v in result.items() if k != "curve"}
             print(json.dumps({"variant": name, "seed": seed, **shown}), flush=True)
     shutil.rmtree(work, ignore_errors=True)
     val_cases = max(1, round(args.cases * 0.2))
-    meta = {"device": "cpu", "threads": args.threads, "platform": f"{platform.machine()} ({platform.platform()})",
+    machine = f"{cpu_model()}, {platform.machine()} ({platform.platform()})"
+    meta = {"device": "cpu", "threads": args.threads, "platform": machine,
             "torch": torch.__version__, "cases": args.cases, "data_seed": args.data_seed,
             "train_cases": args.cases - val_cases, "val_cases": val_cases, "target": args.target,
-            "max_epochs": args.max_epochs, "seeds": args.seeds}
-    return {"meta": meta, "runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}}
+            "max_epochs": args.max_epochs, "seeds": args.seeds, "full": args.full}
+    results = {"meta": meta, "runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}}
+    if args.full and "ours" in runs:
+        others = {name: r for name, r in runs.items() if name != "ours"}
+        results["against_fp32"] = {name: _against_fp32(runs["ours"], r, args.seeds) for name, r in others.items()}
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -217,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-epochs", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 epochs, small network and patches")
+    parser.add_argument("--full", action="store_true", help="train all --max-epochs; compare each variant with fp32")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -225,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = run(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "training_cpu" + ("_quick" if args.quick else "")
+    stem = "training_cpu" + ("_full" if args.full else "") + ("_quick" if args.quick else "")
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     (args.out / f"{stem}.md").write_text(_markdown(results), encoding="utf-8")
     print(_markdown(results))

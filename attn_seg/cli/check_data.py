@@ -12,9 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-from attn_seg.data import declared_num_classes, fingerprint, format_fingerprint, inspect_cases, load_cases
-from attn_seg.files import atomic_write_json
-
 __all__ = ["add_parser", "parse_label_map", "run"]
 
 
@@ -59,6 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, print the fingerprint (stdout) and the problems (stderr); 0 when clean, 1 otherwise."""
+    from attn_seg.data import declared_num_classes, fingerprint, format_fingerprint, inspect_cases, load_cases
+    from attn_seg.files import atomic_write_json
+
     out = Path(args.json_out).expanduser().absolute() if args.json_out else None
     if out is not None and out.exists() and not args.overwrite:
         raise FileExistsError(f"--json {out} already exists; pass --overwrite to replace it")

@@ -23,12 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-
-from attn_seg.bundles import find_bundle, run_bundle
-from attn_seg.data import SyntheticSpec, load_cases, write_synthetic_dataset
-from attn_seg.evaluation import pair_cases, write_report
-from attn_seg.inference import list_inputs, load_model, predict_files, read_bundle
 
 __all__ = ["add_parser", "run"]
 
@@ -98,6 +92,10 @@ def _case_rows(metrics_csv: Path, names: list[str]) -> list[dict]:
 def _predict(bundle: Path, overrides: dict[str, object], image_dir: Path, pred_dir: Path) -> None:
     """Segment every image in ``image_dir`` with the trained bundle (``attn-seg predict``'s path), writing label
     maps and each gate's attention map in the input's geometry; raise when a case fails."""
+    import torch
+
+    from attn_seg.inference import list_inputs, load_model, predict_files, read_bundle
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
     settings = read_bundle(bundle, {**overrides, "output_dir": str(pred_dir), "save_attention": True})
     network = load_model(settings, device=device, attention=True)
@@ -119,6 +117,10 @@ def _nan_to_none(value: object) -> object:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns 0 when every step succeeded."""
+    from attn_seg.bundles import find_bundle, run_bundle
+    from attn_seg.data import SyntheticSpec, load_cases, write_synthetic_dataset
+    from attn_seg.evaluation import pair_cases, write_report
+
     overrides = _parse_overrides(args.overrides)
     out = Path(args.out).expanduser().absolute()
     if out.exists() and any(out.iterdir()):

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attn_seg.evaluation import class_names_from_dataset, infer_classes, pair_cases, write_report
-
 __all__ = ["add_parser", "parse_classes", "run"]
 
 
@@ -67,6 +65,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the evaluation; returns 0 when the report was written."""
+    from attn_seg.evaluation import class_names_from_dataset, infer_classes, pair_cases, write_report
+
     cases = pair_cases(args.pred, args.label, image_dir=args.image, attention_dir=args.attention)
     if args.classes:
         classes = parse_classes(args.classes)

@@ -13,19 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+__all__ = ["PRECISIONS", "add_parser", "run"]
 
-from attn_seg.bundles import find_bundle
-from attn_seg.inference import (
-    PRECISIONS,
-    list_inputs,
-    load_model,
-    predict_files,
-    read_bundle,
-    resolve_precision,
-)
-
-__all__ = ["add_parser", "run"]
+#: ``--precision`` choices: :data:`attn_seg.engines.PRECISIONS`, written out so that parsing loads nothing heavy
+#: (a test keeps the two equal).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def _tta(text: str) -> list[int] | str:
@@ -97,6 +89,11 @@ def _overrides(args: argparse.Namespace, out: Path, device: str) -> dict[str, ob
 
 def run(args: argparse.Namespace) -> int:
     """Segment every input; print a summary, and the failures on stderr. 0 when all succeeded, else 1."""
+    import torch
+
+    from attn_seg.bundles import find_bundle
+    from attn_seg.inference import list_inputs, load_model, predict_files, read_bundle, resolve_precision
+
     images = list_inputs(args.input)
     out = Path(args.output).expanduser().absolute()
     source = Path(args.input).expanduser().absolute()

@@ -14,18 +14,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-from attn_seg.studies import (
-    attention_pictures,
-    best_row,
-    check_study,
-    collect_rows,
-    load_study,
-    open_study,
-    run_study,
-    storage_url,
-    write_results,
-)
-
 __all__ = ["add_parser", "run"]
 
 
@@ -49,6 +37,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study; returns 0 when no trial failed."""
+    from attn_seg.studies import (
+        attention_pictures,
+        best_row,
+        check_study,
+        collect_rows,
+        load_study,
+        open_study,
+        run_study,
+        storage_url,
+        write_results,
+    )
+
     spec = load_study(args.study_file)
     out = args.out or Path("runs") / "studies" / spec.name
     failed: list[int] = []

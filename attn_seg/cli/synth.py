@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from attn_seg.data import SyntheticSpec, write_synthetic_dataset
-
 __all__ = ["add_parser", "run"]
 
 
@@ -25,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the data set and print where its ``dataset.json`` is."""
+    from attn_seg.data import SyntheticSpec, write_synthetic_dataset
+
     spec = SyntheticSpec(spatial_dims=args.spatial_dims, num_classes=args.classes, modality=args.modality)
     manifest = write_synthetic_dataset(
         args.out, spec=spec, num_cases=args.cases, num_test=args.test_cases, seed=args.seed

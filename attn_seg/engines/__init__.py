@@ -21,7 +21,14 @@ from attn_seg.engines.handlers import EarlyStopOnValidation, PerClassMetrics
 from attn_seg.engines.history import TrainingHistory
 from attn_seg.engines.losses import LOSSES, build_loss
 from attn_seg.engines.optim import OPTIMIZERS, SCHEDULERS, ScheduleHandler, build_optimizer, build_scheduler
-from attn_seg.engines.precision import PRECISIONS, Autocast, amp_kwargs, autocast_network, uses_engine_amp
+from attn_seg.engines.precision import (
+    PRECISIONS,
+    Autocast,
+    amp_kwargs,
+    autocast_network,
+    resolve_precision,
+    uses_engine_amp,
+)
 from attn_seg.engines.record import RECORD_FILE, TrainingRecord, check_record, read_record, trained_network
 from attn_seg.engines.workflow import bundle_workflow
 
@@ -53,6 +60,7 @@ __all__ = [
     "compile_flag",
     "latest_checkpoint",
     "read_record",
+    "resolve_precision",
     "resume_checkpoint",
     "trained_network",
     "uses_engine_amp",

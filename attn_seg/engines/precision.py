@@ -7,15 +7,46 @@ back fp32 logits, so the loss, metrics and post-processing stay in fp32.
 
 from __future__ import annotations
 
+import logging
+import platform
+from pathlib import Path
 from typing import Any
 
 import torch
 from monai.utils import look_up_option
 from torch import nn
 
-__all__ = ["PRECISIONS", "Autocast", "amp_kwargs", "autocast_network", "native_cpu_bf16", "uses_engine_amp"]
+__all__ = [
+    "DTYPES",
+    "PRECISIONS",
+    "Autocast",
+    "amp_kwargs",
+    "autocast_network",
+    "cpu_model",
+    "native_cpu_bf16",
+    "resolve_precision",
+    "uses_engine_amp",
+]
 
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: The autocast dtype of each precision (``None``: no autocast).
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: Names accepted wherever a precision is set: those of :data:`DTYPES` and ``"auto"``, which is bf16 on a CPU with
+#: a native bf16 unit (:func:`native_cpu_bf16`), fp32 on other CPUs (where bf16 is emulated and slower), bf16 on a
+#: GPU that has it, else fp16.
+PRECISIONS = ("auto", *DTYPES)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string elsewhere: benchmarks record
+    it, since precision choices and speed depend on it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def native_cpu_bf16() -> bool:
@@ -30,9 +61,23 @@ def native_cpu_bf16() -> bool:
     return any(bool(check()) for check in checks if check is not None)
 
 
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """``"auto"`` -> the precision used on ``device``; other names are checked and returned.
+
+    Raises:
+        ValueError: for a name not in :data:`PRECISIONS`.
+    """
+    chosen = str(look_up_option(precision, PRECISIONS))
+    if chosen != "auto":
+        return chosen
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if native_cpu_bf16() else "fp32"
+
+
 def _check(precision: str, device: torch.device | str) -> tuple[str, torch.device]:
-    precision = look_up_option(precision, tuple(PRECISIONS))
     device = torch.device(device)
+    precision = resolve_precision(precision, device)
     if precision == "fp16" and device.type != "cuda":
         raise ValueError(f"`precision` 'fp16' needs a CUDA device, got device {device}; use 'bf16' on a CPU")
     return precision, device
@@ -44,9 +89,9 @@ def uses_engine_amp(precision: str, device: torch.device | str) -> bool:
     return precision != "fp32" and device.type == "cuda"
 
 
-def amp_kwargs(precision: str) -> dict[str, Any]:
-    """The engines' ``amp_kwargs`` for ``precision`` (the autocast dtype)."""
-    dtype = PRECISIONS[look_up_option(precision, tuple(PRECISIONS))]
+def amp_kwargs(precision: str, device: torch.device | str) -> dict[str, Any]:
+    """The engines' ``amp_kwargs`` for ``precision`` on ``device`` (the autocast dtype)."""
+    dtype = DTYPES[_check(precision, device)[0]]
     return {} if dtype is None else {"dtype": dtype}
 
 
@@ -85,7 +130,7 @@ def autocast_network(network: nn.Module, precision: str, device: torch.device | 
 
     Args:
         network: the network (already on ``device``).
-        precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA only).
+        precision: one of :data:`PRECISIONS` (``fp16`` on CUDA only); the one used is logged.
         device: the engines' device.
 
     Returns:
@@ -95,8 +140,14 @@ def autocast_network(network: nn.Module, precision: str, device: torch.device | 
     Raises:
         ValueError: for an unknown precision, or fp16 on a CPU.
     """
+    given = precision
     precision, device = _check(precision, device)
-    dtype = PRECISIONS[precision]
+    if given == "auto" and device.type == "cpu":
+        unit = "has a" if precision == "bf16" else "has no"
+        _LOGGER.info("network precision: %s (auto: this CPU %s native bf16 unit)", precision, unit)
+    else:
+        _LOGGER.info("network precision: %s on %s", precision, device)
+    dtype = DTYPES[precision]
     if dtype is None or device.type == "cuda":
         return network
     return Autocast(network, dtype)

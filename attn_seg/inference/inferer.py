@@ -14,29 +14,13 @@ from monai.inferers import Inferer, SlidingWindowInferer
 from monai.utils import look_up_option
 from torch import nn
 
-from attn_seg.engines.precision import PRECISIONS as DTYPES
-from attn_seg.engines.precision import native_cpu_bf16
+from attn_seg.engines.precision import DTYPES, PRECISIONS, resolve_precision
 from attn_seg.inference.windows import WindowRun, blend_labels, importance_map
 
 __all__ = ["PRECISIONS", "SegmentationInferer", "resolve_precision"]
 
-#: Names accepted by ``precision``: the training precisions and ``"auto"``, which is bf16 on a CPU with native bf16
-#: (AVX512-BF16/AMX: :func:`~attn_seg.engines.precision.native_cpu_bf16`), fp32 on other CPUs (where bf16 is
-#: emulated and slower), bf16 on a GPU that has it, else fp16.
-PRECISIONS = ("auto", *DTYPES)
-
 #: MONAI's Gaussian window weight, as :func:`~attn_seg.inference.windows.importance_map` computes it.
 _SIGMA_SCALE = 0.125
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``"auto"`` -> the precision used on ``device``; other names are checked and returned."""
-    chosen = look_up_option(precision, PRECISIONS)
-    if chosen != "auto":
-        return str(chosen)
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if native_cpu_bf16() else "fp32"
 
 
 def _flip_sets(axes: Sequence[int], spatial_dims: int) -> list[tuple[int, ...]]:

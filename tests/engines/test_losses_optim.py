@@ -136,7 +136,7 @@ def test_cpu_bf16_autocast_runs_convolutions_in_bf16_and_returns_fp32() -> None:
     assert seen == [torch.bfloat16]
     assert out.dtype == torch.float32
     assert not uses_engine_amp("bf16", "cpu")
-    assert amp_kwargs("bf16") == {"dtype": torch.bfloat16}
+    assert amp_kwargs("bf16", "cpu") == {"dtype": torch.bfloat16}
 
 
 def test_fp32_and_cuda_leave_the_network_unwrapped() -> None:

@@ -82,3 +82,28 @@ def test_demo_refuses_non_empty_output(python: str, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "not empty" in proc.stderr
     assert (tmp_path / "run" / "results.csv").read_text() == "precious"
+
+
+def test_argument_errors_are_reported_before_anything_heavy_loads(python: str, tmp_path: Path) -> None:
+    # the parser and every subcommand's options load no torch, MONAI or data code: a wrong flag fails at once
+    probe = (
+        "import sys\n"
+        "from attn_seg.cli import main\n"
+        "try:\n"
+        "    main(['predict', '--bundle', 'b', '-i', 'x', '-o', 'y', '--precision', 'fp8'])\n"
+        "except SystemExit as stop:\n"
+        "    print('exit', stop.code)\n"
+        "print('loaded', sorted(m for m in ('torch', 'monai', 'attn_seg.data', 'attn_seg.inference') "
+        "if m in sys.modules))\n"
+    )
+    proc = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, encoding="utf-8", check=False)
+    assert "exit 2" in proc.stdout, proc.stderr
+    assert "loaded []" in proc.stdout
+    assert "argument --precision: invalid choice: 'fp8'" in proc.stderr
+
+
+def test_the_precision_choices_are_the_engines() -> None:
+    from attn_seg.cli.predict import PRECISIONS as CHOICES
+    from attn_seg.engines import PRECISIONS
+
+    assert CHOICES == PRECISIONS
