@@ -121,7 +121,8 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
         shutil.copytree(BUNDLE, bundle, ignore=shutil.ignore_patterns("data", "eval", "*.pt"))
         overrides = {"dataset_dir": spec["data"], "seed": spec["seed"], "epochs": spec["max_epochs"],
                      "val_interval": 1, "tensorboard": False, **spec["overrides"]}
-        workflow = bundle_workflow(bundle, overrides=overrides)
+        in_bundle = {"ckpt_dir": str(bundle / "models"), "output_dir": str(bundle / "eval")}  # not under runs/
+        workflow = bundle_workflow(bundle, overrides={**in_bundle, **overrides})
         workflow.initialize()
         trainer = workflow.parser.get_parsed_content("train#trainer")
         validator = workflow.parser.get_parsed_content("validate#evaluator")

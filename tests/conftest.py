@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bundle_helpers import in_place
 
 from attn_seg.bundles import bundle_command, find_bundle
 from attn_seg.data import SyntheticSpec, write_synthetic_dataset
@@ -67,7 +68,12 @@ def tiny_3d() -> dict:
 
 
 def _run_bundle_cli(bundle: Path, config: str, run_id: str, overrides: dict, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``python -m monai.bundle run`` in a child process, as a user would; fail the test on error."""
+    """Run ``python -m monai.bundle run`` in a child process, as a user would; fail the test on error. Training and
+    evaluation runs keep their checkpoints and logs in the bundle copy (:func:`bundle_helpers.in_place`) unless the
+    overrides name ``ckpt_dir``."""
+    configs = [config] if isinstance(config, str) else list(config)
+    if "train.json" in configs:
+        overrides = in_place(bundle, overrides)
     cmd = bundle_command(bundle, config, run_id, overrides)
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, encoding="utf-8", errors="replace", check=False)
     if proc.returncode != 0:

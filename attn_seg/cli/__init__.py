@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from attn_seg import __version__
 from attn_seg.cli import check_data, demo, evaluate, predict, study, synth
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 _COMMANDS = (synth, demo, check_data, predict, evaluate, study)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``attn-seg`` argument parser with every subcommand (parsing loads nothing heavy)."""
     parser = argparse.ArgumentParser(prog="attn-seg", description="Attention U-Net segmentation of CT and MRI.")
     parser.add_argument("--version", action="version", version=f"attn-seg {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 1 on a failure of the task, 2 on bad arguments.
     """
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, RuntimeError) as err:

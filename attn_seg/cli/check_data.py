@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from attn_seg.cli import options
+
 __all__ = ["add_parser", "parse_label_map", "run"]
 
 
@@ -38,9 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--label-suffix", default=None, help="label file suffix for folder layouts, e.g. _seg")
     p.add_argument("--preset", choices=("ct", "mri"), default=None, help="modality: ct adds a suggested HU window")
     p.add_argument("--spatial-dims", type=int, choices=(2, 3), default=None, help="2D or 3D (default: detected)")
-    p.add_argument("--classes", type=int, default=None,
+    p.add_argument("--classes", type=options.positive_int, default=None,
                    help="foreground classes K, labels 0..K (default: dataset.json 'labels', else unchecked)")
-    p.add_argument("--in-channels", type=int, default=1,
+    p.add_argument("--in-channels", type=options.positive_int, default=1,
                    help="image channels (e.g. 4 for multi-modal MRI, 3 for colour pictures; a bundle's "
                    "network_def#in_channels): images with other channels are problems")
     p.add_argument("--label-map", type=parse_label_map, action="append", default=[], metavar="VALUE=CLASS",
@@ -48,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--label-threshold", type=float, default=None, metavar="T",
                    help="labels are 1 where value >= T, else 0, before --label-map (e.g. 128 for noisy JPEG masks)")
     p.add_argument("--headers-only", action="store_true", help="check file headers only (fast, no voxel checks)")
-    p.add_argument("--divisor", type=int, default=16, help="network total stride; roi_size is a multiple of it")
+    p.add_argument("--divisor", type=options.positive_int, default=16,
+                   help="network total stride; roi_size is a multiple of it")
     p.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the report as JSON")
     p.add_argument("--overwrite", action="store_true", help="allow --json to replace an existing file")
     p.set_defaults(func=run)
@@ -62,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.json_out).expanduser().absolute() if args.json_out else None
     if out is not None and out.exists() and not args.overwrite:
         raise FileExistsError(f"--json {out} already exists; pass --overwrite to replace it")
-    if args.classes is not None and args.classes < 1:
-        raise ValueError(f"--classes counts foreground classes and must be at least 1, got {args.classes}")
     num_classes = args.classes + 1 if args.classes is not None else declared_num_classes(args.dataset)
     start = time.perf_counter()
     cases = load_cases(args.dataset, key=args.key, label_suffix=args.label_suffix)

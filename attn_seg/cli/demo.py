@@ -14,7 +14,6 @@ segments the held-out volumes with sliding-window inference, and scores them:
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import json
 import math
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from attn_seg.cli import options
 
 __all__ = ["add_parser", "run"]
 
@@ -33,28 +34,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the subcommand."""
     p = subparsers.add_parser("demo", help="synthesise data, train the 3D CT bundle, predict and score")
     p.add_argument("--out", default="runs/demo", help="output folder (must not exist or be empty)")
-    p.add_argument("--cases", type=int, default=16, help="synthetic training cases (a fifth validate)")
-    p.add_argument("--test-cases", type=int, default=4, help="synthetic held-out cases to predict and score")
-    p.add_argument("--epochs", type=int, default=40, help="training epochs")
+    p.add_argument("--cases", type=options.bounded_int(2), default=16,
+                   help="synthetic training cases (a fifth validate)")
+    p.add_argument("--test-cases", type=options.positive_int, default=4,
+                   help="synthetic held-out cases to predict and score")
+    p.add_argument("--epochs", type=options.positive_int, default=40, help="training epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     p.add_argument("--bundle", default=_BUNDLE, help="bundle name or folder to train")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID=VALUE",
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID=VALUE", type=options.setting,
                    help="bundle config override for training and inference, e.g. roi_size=[96,96,64]; repeatable")
     p.set_defaults(func=run)
-
-
-def _parse_overrides(pairs: list[str]) -> dict[str, object]:
-    """``["a#b=[1, 2]", "lr=0.1"]`` -> ``{"a#b": [1, 2], "lr": 0.1}``; values are Python literals or strings."""
-    overrides: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects ID=VALUE, got {pair!r}")
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            overrides[key] = value
-    return overrides
 
 
 def _copy_bundle(source: Path, target: Path) -> None:
@@ -121,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from attn_seg.data import SyntheticSpec, load_cases, write_synthetic_dataset
     from attn_seg.evaluation import pair_cases, write_report
 
-    overrides = _parse_overrides(args.overrides)
+    overrides = dict(args.overrides)
     out = Path(args.out).expanduser().absolute()
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"output folder {out} already exists and is not empty; choose a new --out")
@@ -135,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
     timings["data"] = time.perf_counter() - start
     common = {**overrides, "dataset_dir": out / "data"}
     print(f"[attn-seg demo] training {bundle} for {args.epochs} epochs", flush=True)
-    run_bundle(bundle, "train.json", "training", {**common, "epochs": args.epochs, "seed": args.seed})
+    # the demo's bundle copy is its run folder: the model goes where its inference.json looks for it
+    run_bundle(bundle, "train.json", "training", {**common, "epochs": args.epochs, "seed": args.seed,
+                                                   "ckpt_dir": bundle / "models", "output_dir": bundle / "eval"})
     timings["training"] = time.perf_counter() - start - timings["data"]
     print("[attn-seg demo] sliding-window inference on the held-out cases", flush=True)
     pred_dir = out / "predictions"

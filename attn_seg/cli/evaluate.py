@@ -11,7 +11,11 @@ mismatch), and nothing written.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+from attn_seg.cli import options
 
 __all__ = ["add_parser", "parse_classes", "run"]
 
@@ -30,16 +34,29 @@ def parse_classes(tokens: list[str]) -> dict[int, str]:
         value_text, sep, name = token.partition("=")
         if sep:
             if not value_text.isdigit():
-                raise ValueError(f"--classes entry {token!r}: the value before '=' must be an integer label > 0")
+                raise ValueError(f"class entry {token!r}: the value before '=' must be an integer label > 0")
             value = int(value_text)
         elif token.isdigit():
             value, name = int(token), f"class {token}"
         else:
             value, name = i, token
         if value < 1 or value in classes:
-            raise ValueError(f"--classes entry {token!r}: label values must be > 0 and distinct, got {value}")
+            raise ValueError(f"class entry {token!r}: label values must be > 0 and distinct, got {value}")
         classes[value] = name
     return classes
+
+
+class _ClassesAction(argparse.Action):
+    """``--classes`` read by :func:`parse_classes` while the command line is parsed: a bad entry is argparse's
+    error (exit 2) before anything loads."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        tokens = [values] if isinstance(values, str) else [str(v) for v in values or []]
+        try:
+            setattr(namespace, self.dest, parse_classes(tokens))
+        except ValueError as err:
+            raise argparse.ArgumentError(self, str(err)) from None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,9 +72,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image", type=Path, help="folder of images, for the overlay background")
     p.add_argument("--attention", type=Path, help="folder of <case>_attn_g<k> maps (default: --pred)")
     p.add_argument("--logs", type=Path, help="TensorBoard log folder of the training run, for the curves")
-    p.add_argument("--classes", nargs="+", metavar="CLASS", help="classes to score: names (1, 2, ...), values, "
-                   "or VALUE=NAME (default: dataset.json beside --label, else 1..max label)")
-    p.add_argument("--tolerance", type=float, default=2.0, help="NSD tolerance in mm (default 2)")
+    p.add_argument("--classes", nargs="+", action=_ClassesAction, metavar="CLASS",
+                   help="classes to score: names (1, 2, ...), values, or VALUE=NAME (default: dataset.json beside "
+                   "--label, else 1..max label)")
+    p.add_argument("--tolerance", type=options.positive_float, default=2.0, help="NSD tolerance in mm (default 2)")
     p.add_argument("--title", default="attn-seg evaluation", help="heading of report.html")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
     p.set_defaults(func=run)
@@ -68,10 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from attn_seg.evaluation import class_names_from_dataset, infer_classes, pair_cases, write_report
 
     cases = pair_cases(args.pred, args.label, image_dir=args.image, attention_dir=args.attention)
-    if args.classes:
-        classes = parse_classes(args.classes)
-    else:
-        classes = class_names_from_dataset(args.label) or infer_classes(cases)
+    classes = args.classes or class_names_from_dataset(args.label) or infer_classes(cases)
     summary = write_report(cases, args.out, classes=classes, tolerance_mm=args.tolerance, log_dir=args.logs,
                            title=args.title, overwrite=args.overwrite)
     width = max(len(name) for name in summary["classes"])

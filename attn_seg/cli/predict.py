@@ -8,37 +8,17 @@ rest. A case that fails is reported and the others go on; the exit status is 1 w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+from attn_seg.cli import options
 
 __all__ = ["PRECISIONS", "add_parser", "run"]
 
 #: ``--precision`` choices: :data:`attn_seg.engines.PRECISIONS`, written out so that parsing loads nothing heavy
 #: (a test keeps the two equal).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def _tta(text: str) -> list[int] | str:
-    """``--tta`` axes: ``0,1`` -> ``[0, 1]``; ``all`` stays a word (the bundle's spatial dims tell which)."""
-    if text == "all":
-        return text
-    try:
-        return [int(a) for a in text.split(",") if a.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected spatial axes like 0,1,2, got {text!r}") from None
-
-
-def _setting(text: str) -> tuple[str, object]:
-    """``key=value`` of ``--set``: the value read as JSON (``[1,1,1]``, ``3``, ``true``), else as a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected a config id and a value like roi_size=[96,96,64], got {text!r}")
-    try:
-        return key.strip(), json.loads(value)
-    except json.JSONDecodeError:
-        return key.strip(), value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,21 +33,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder (created when missing)")
     p.add_argument("--weights", default=None, help="model.pt (state dict), model.ts or model.onnx "
                    "(default: the bundle's models/model.pt, .ts, .onnx in that order)")
-    p.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="ID=VALUE",
+    p.add_argument("--set", dest="overrides", type=options.setting, action="append", default=[], metavar="ID=VALUE",
                    help="override a setting of the bundle's inference.json, as the bundle runner's --ID VALUE "
                    "(repeatable; e.g. --set overlap=0.25); settings recorded at training time beside the weights "
                    "are used otherwise, and an override that contradicts them is refused")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
-    p.add_argument("--output-device", default=None, help="where the full-size output is blended (default: "
-                   "--device); cpu for volumes larger than GPU memory")
+    p.add_argument("--device", type=options.device, default=None,
+                   help="cpu, cuda, cuda:1 (default: cuda when available)")
+    p.add_argument("--output-device", type=options.device, default=None,
+                   help="where the full-size output is blended (default: --device); cpu for volumes larger than GPU "
+                   "memory")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="network precision (default: auto, "
                    "bf16 on CPUs with a native bf16 unit (AVX512-BF16, AMX) and on GPUs that have it, fp16 on "
                    "other GPUs, else fp32)")
-    p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES", type=_tta,
+    p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES", type=options.tta_axes,
                    help="flip test-time augmentation over every combination of the given spatial axes "
-                   "(e.g. 0,1; alone: all axes; 2**n passes)")
-    p.add_argument("--sw-batch-size", type=int, default=None, help="windows per network call (default: bundle)")
-    p.add_argument("--overlap", type=float, default=None, help="window overlap in [0, 1) (default: bundle)")
+                   "(comma-separated, e.g. 0,1; alone: all axes; 2**n passes)")
+    p.add_argument("--sw-batch-size", type=options.positive_int, default=None,
+                   help="windows per network call (default: bundle)")
+    p.add_argument("--overlap", type=options.fraction, default=None, help="window overlap in [0, 1) (default: bundle)")
     p.add_argument("--save-probs", action="store_true", help="also write <case>_probs.nii.gz")
     p.add_argument("--save-attention", action="store_true", help="also write <case>_attn_g<k>.nii.gz per gate")
     p.add_argument("--largest-component", action="store_true", help="keep the largest component of each class")
@@ -97,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     images = list_inputs(args.input)
     out = Path(args.output).expanduser().absolute()
     source = Path(args.input).expanduser().absolute()
-    if out in {source, *(p.parent for p in images)}:
+    if out in {source, *images, *(p.parent for p in images)}:  # an image may be a DICOM series folder
         raise ValueError(f"output folder {out} holds the inputs; choose another folder so that inputs stay apart")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     settings = read_bundle(find_bundle(args.bundle), _overrides(args, out, device), weights=args.weights)

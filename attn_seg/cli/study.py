@@ -14,6 +14,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+from attn_seg.cli import options
+
 __all__ = ["add_parser", "run"]
 
 
@@ -27,10 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("study_file", type=Path, help="the study JSON (see configs/experiments/)")
     p.add_argument("-o", "--out", type=Path, default=None, help="output folder (default: runs/studies/<name>)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///<out>/study.db)")
-    p.add_argument("--max-trials", type=int, default=None, help="run at most this many trials now")
+    p.add_argument("--max-trials", type=options.positive_int, default=None, help="run at most this many trials now")
     p.add_argument("--retry-failed", action="store_true", help="run again trials that failed with an error")
     p.add_argument("--report-only", action="store_true", help="write the results of the trials so far; train none")
-    p.add_argument("--pictures", type=int, default=0, metavar="N",
+    p.add_argument("--pictures", type=options.non_negative_int, default=0, metavar="N",
                    help="draw N validation cases with the attention maps of the best trial")
     p.set_defaults(func=run)
 

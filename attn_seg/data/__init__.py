@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from attn_seg.data.channels import channel_problem
-from attn_seg.data.datalist import list_images, split_datalist
+from attn_seg.data.datalist import image_inputs, list_images, split_datalist
 from attn_seg.data.fingerprint import fingerprint, format_fingerprint, suggest_roi_size
 from attn_seg.data.layouts import declared_num_classes, load_cases, pair_folders, write_split
 from attn_seg.data.readers import (
@@ -38,6 +38,7 @@ __all__ = [
     "ensure_dataset",
     "fingerprint",
     "format_fingerprint",
+    "image_inputs",
     "inspect_cases",
     "list_images",
     "load_cases",

@@ -9,7 +9,10 @@ import numpy as np
 
 from attn_seg.data.readers import READABLE_SUFFIXES, image_files
 
-__all__ = ["list_images", "split_datalist"]
+__all__ = ["DICOM_SUFFIX", "image_inputs", "list_images", "split_datalist"]
+
+#: The ending of DICOM files: a folder holding them is one DICOM series, read as one volume.
+DICOM_SUFFIX = ".dcm"
 
 
 def split_datalist(
@@ -59,23 +62,63 @@ def _fold_indices(order: np.ndarray, fold: int, num_folds: int) -> list[int]:
     return np.array_split(order, num_folds)[fold].tolist()
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[dict]:
-    """List the image files of a folder as an inference datalist (``inference.json``'s ``datalist``).
+def _dicom_slices(folder: Path) -> list[Path]:
+    """The DICOM files (``.dcm``, any case) directly in ``folder``, hidden names left out."""
+    return [p for p in image_files(folder) if p.name.lower().endswith(DICOM_SUFFIX)]
+
+
+def image_inputs(folder: str | os.PathLike[str]) -> list[Path]:
+    """What a folder of images holds to segment, each read as one image (files are not opened here).
+
+    - A folder holding DICOM files (``.dcm``) is one DICOM series: ``[folder]``, read as one volume and named
+      after the folder.
+    - Otherwise its image files (:func:`~attn_seg.data.readers.image_files`) and its sub-folders that hold DICOM
+      files (one series each), sorted by name. Hidden names are left out.
 
     Args:
-        folder: a folder of images (the files :func:`~attn_seg.data.readers.image_files` lists, as
-            ``attn-seg predict`` reads them).
+        folder: the folder.
 
     Returns:
-        One ``{"image": path}`` per file, sorted by name.
+        Absolute paths, sorted by name; empty when the folder holds no image.
 
     Raises:
-        FileNotFoundError: when ``folder`` is missing or holds no image file.
+        FileNotFoundError: when ``folder`` is not a folder.
+        ValueError: when DICOM files lie beside other images (a series is read whole: give it a folder of its own);
+            the message names the folder and some of the other files.
     """
     path = Path(folder).expanduser().absolute()
     if not path.is_dir():
         raise FileNotFoundError(f"input folder {path} does not exist")
     files = image_files(path)
-    if not files:
-        raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(READABLE_SUFFIXES)})")
-    return [{"image": str(p)} for p in files]
+    slices = _dicom_slices(path)
+    if slices:
+        others = [p.name for p in files if p not in slices]
+        if others:
+            raise ValueError(f"input folder {path} holds DICOM files ({len(slices)} .dcm, read as one series) beside "
+                             f"other images ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); give the "
+                             f"series a folder of its own")
+        return [path]
+    series = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and _dicom_slices(p)]
+    return sorted([*files, *series], key=lambda p: p.name)
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[dict]:
+    """List the images of a folder as an inference datalist (``inference.json``'s ``datalist``).
+
+    Args:
+        folder: a folder of images, or of DICOM series folders, or one DICOM series (what :func:`image_inputs`
+            lists, as ``attn-seg predict`` reads them).
+
+    Returns:
+        One ``{"image": path}`` per image file or DICOM series folder, sorted by name.
+
+    Raises:
+        FileNotFoundError: when ``folder`` is missing or holds no image.
+        ValueError: when DICOM files lie beside other images.
+    """
+    path = Path(folder).expanduser().absolute()
+    images = image_inputs(path)
+    if not images:
+        raise FileNotFoundError(f"input folder {path} holds no image file ({', '.join(READABLE_SUFFIXES)}) and no "
+                                f"DICOM series folder")
+    return [{"image": str(p)} for p in images]

@@ -30,6 +30,7 @@ from attn_seg.engines.precision import (
     uses_engine_amp,
 )
 from attn_seg.engines.record import RECORD_FILE, TrainingRecord, check_record, read_record, trained_network
+from attn_seg.engines.runs import PromoteBest, bundle_runs_dir, latest_run, training_run
 from attn_seg.engines.workflow import bundle_workflow
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Autocast",
     "EarlyStopOnValidation",
     "PerClassMetrics",
+    "PromoteBest",
     "RNGState",
     "ResumeLoader",
     "ScheduleHandler",
@@ -54,14 +56,17 @@ __all__ = [
     "build_loss",
     "build_optimizer",
     "build_scheduler",
+    "bundle_runs_dir",
     "bundle_workflow",
     "check_flag",
     "check_record",
     "compile_flag",
     "latest_checkpoint",
+    "latest_run",
     "read_record",
     "resolve_precision",
     "resume_checkpoint",
     "trained_network",
+    "training_run",
     "uses_engine_amp",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pytest
 import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 
@@ -38,17 +39,24 @@ def _run(workflow: ConfigWorkflow) -> None:
 
 
 def test_train_evaluate_infer_workflows(
-    bundle: Path, bundle_name: str, bundle_data: dict[str, Path], tiny: dict, tiny_train: dict, tmp_path: Path
+    bundle: Path, bundle_name: str, bundle_data: dict[str, Path], tiny: dict, tiny_train: dict, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The user's default flow: training writes its own run folder under ``runs/<bundle>/`` (relative to the
+    current directory) and, with ``promote``, its best model into the bundle; evaluation reads the latest run."""
     data = bundle_data[bundle_name]
-    _run(_workflow(bundle, ["train.json"], "train", {**tiny_train, "dataset_dir": str(data)}))
-    history = json.loads((bundle / "eval" / "history.json").read_text(encoding="utf-8"))["epochs"]
+    monkeypatch.chdir(tmp_path)
+    _run(_workflow(bundle, ["train.json"], "train", {**tiny_train, "dataset_dir": str(data), "promote": True}))
+    (run,) = (tmp_path / "runs" / bundle.name).iterdir()
+    history = json.loads((run / "eval" / "history.json").read_text(encoding="utf-8"))["epochs"]
     assert [row["epoch"] for row in history] == [1]
     state = torch.load(bundle / "models" / "model.pt", map_location="cpu", weights_only=True)
+    best = torch.load(run / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert all(torch.equal(best[k], v) for k, v in state.items())
 
     _run(_workflow(bundle, ["train.json", "evaluate.json"], "eval", {**tiny, "dataset_dir": str(data)}))
-    assert (bundle / "eval" / "report" / "report.html").is_file()
-    assert list((bundle / "eval" / "predictions").glob("*_seg.nii.gz"))
+    assert (run / "eval" / "report" / "report.html").is_file()
+    assert list((run / "eval" / "predictions").glob("*_seg.nii.gz"))
 
     out = tmp_path / "predictions"
     infer = _workflow(bundle, ["inference.json"], "infer", {**tiny, "input_dir": str(data / "imagesTs"),

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk  # noqa: N813
 import torch
+from dicom_helpers import to_sitk, write_dicom_series
 from PIL import Image
 
 from attn_seg.data import ImageReadError, MedicalImageReader, read_header, read_image, read_label
@@ -25,36 +26,6 @@ def _volume() -> np.ndarray:
     return np.arange(6 * 5 * 4, dtype=np.int16).reshape(6, 5, 4)
 
 
-def _to_sitk(array: np.ndarray, affine: np.ndarray) -> sitk.Image:
-    """The same voxels and world geometry as an ITK image (LPS+, array indexed z, y, x)."""
-    image = sitk.GetImageFromArray(np.ascontiguousarray(array.transpose(2, 1, 0)))
-    spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-    flip = np.diag([-1.0, -1.0, 1.0])
-    image.SetSpacing(spacing.tolist())
-    image.SetDirection((flip @ affine[:3, :3] / spacing).ravel().tolist())
-    image.SetOrigin((flip @ affine[:3, 3]).tolist())
-    return image
-
-
-def _write_dicom_series(image: sitk.Image, folder: Path) -> None:
-    folder.mkdir(parents=True)
-    writer = sitk.ImageFileWriter()
-    writer.KeepOriginalImageUIDOn()
-    direction = image.GetDirection()
-    orientation = "\\".join(str(v) for v in (*direction[0:9:3], *direction[1:9:3]))
-    for k in range(image.GetDepth()):
-        slice_k = image[:, :, k]
-        tags = {
-            "0008|0060": "CT", "0020|000d": "1.2.826.0.1.3680043.2.1125.1", "0020|000e": "1.2.826.0.1.3680043.2.1125.2",
-            "0020|0013": str(k + 1), "0020|0037": orientation, "0018|0050": str(image.GetSpacing()[2]),
-            "0020|0032": "\\".join(str(v) for v in image.TransformIndexToPhysicalPoint((0, 0, k))),
-        }
-        for tag, value in tags.items():
-            slice_k.SetMetaData(tag, value)
-        writer.SetFileName(str(folder / f"slice {k:03d}.dcm"))
-        writer.Execute(slice_k)
-
-
 @pytest.fixture
 def volumes(tmp_path: Path) -> dict[str, Path]:
     """The test volume in every 3D format, under a folder with a space and a non-ASCII name."""
@@ -66,10 +37,10 @@ def volumes(tmp_path: Path) -> dict[str, Path]:
     for key in ("nifti", "nii"):
         nib.save(nib.Nifti1Image(array, RAS_AFFINE), str(paths[key]))
     nib.save(nib.MGHImage(array.astype(np.int32), RAS_AFFINE), str(paths["mgz"]))
-    itk_image = _to_sitk(array, RAS_AFFINE)
+    itk_image = to_sitk(array, RAS_AFFINE)
     sitk.WriteImage(itk_image, str(paths["nrrd"]))
     sitk.WriteImage(itk_image, str(paths["mha"]))
-    _write_dicom_series(_to_sitk(array, DICOM_AFFINE), paths["dicom"])
+    write_dicom_series(to_sitk(array, DICOM_AFFINE), paths["dicom"])
     return paths
 
 

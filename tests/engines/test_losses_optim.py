@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +19,9 @@ from attn_seg.engines import (
     build_scheduler,
     uses_engine_amp,
 )
+
+#: The optimiser overlays (``configs/optimizers``): each sets the optimiser, its learning rate and weight decay.
+OPTIMIZER_OVERLAYS = sorted((Path(__file__).resolve().parents[2] / "configs" / "optimizers").glob("*.json"))
 
 
 def _batch(levels: int = 1) -> tuple[torch.Tensor | list[torch.Tensor], torch.Tensor]:
@@ -77,6 +82,15 @@ def test_optimizers_by_name(name: str, kind: str) -> None:
     if name == "sgd":
         assert opt.param_groups[0]["nesterov"]
         assert opt.param_groups[0]["momentum"] == 0.99
+
+
+@pytest.mark.parametrize("overlay", OPTIMIZER_OVERLAYS, ids=[p.stem for p in OPTIMIZER_OVERLAYS])
+def test_every_optimizer_overlay_sets_its_weight_decay(overlay: Path) -> None:
+    settings = json.loads(overlay.read_text(encoding="utf-8"))
+    assert {"optimizer_name", "learning_rate", "weight_decay"} <= settings.keys()
+    opt = build_optimizer(settings["optimizer_name"], torch.nn.Linear(3, 2).parameters(),
+                          lr=settings["learning_rate"], weight_decay=settings["weight_decay"])
+    assert opt.param_groups[0]["weight_decay"] == settings["weight_decay"] > 0
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"name": "adam_w"}, "adamw"), ({"lr": 0.0}, "`lr`")])

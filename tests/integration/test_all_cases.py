@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from bundle_helpers import in_place
 
 from attn_seg.engines import bundle_workflow
 
@@ -16,7 +17,7 @@ def test_all_cases_overlay_trains_on_every_case_and_saves_the_last_model(
 ) -> None:
     overlay = str(REPO / "configs" / "experiments" / "all_cases.json")
     overrides = {**tiny_3d, "dataset_dir": str(synthetic_3d), "epochs": 2, "tensorboard": False}
-    workflow = bundle_workflow(bundle_copy, ["train.json", overlay], overrides=overrides)
+    workflow = bundle_workflow(bundle_copy, ["train.json", overlay], overrides=in_place(bundle_copy, overrides))
     workflow.initialize()
     train, val = workflow.parser.get_parsed_content("split")
     assert (len(train), len(val)) == (4, 0)

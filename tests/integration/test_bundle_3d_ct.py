@@ -11,6 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
+from bundle_helpers import in_place
 from monai.bundle import ConfigParser
 
 from attn_seg.bundles import bundle_command
@@ -93,7 +94,8 @@ def test_training_refuses_bad_data_before_it_starts(
     shutil.copytree(synthetic_3d, data)
     broken = data / "labelsTr" / "case_0001.nii.gz"
     broken.write_bytes(broken.read_bytes()[:200])  # a truncated download
-    cmd = bundle_command(bundle_copy, "train.json", "training", {**tiny_3d, "dataset_dir": data, "epochs": 1})
+    overrides = in_place(bundle_copy, {**tiny_3d, "dataset_dir": data, "epochs": 1})
+    cmd = bundle_command(bundle_copy, "train.json", "training", overrides)
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, encoding="utf-8", errors="replace", check=False)
     assert proc.returncode != 0
     assert str(broken) in proc.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import torch
+from bundle_helpers import in_place
 from monai.bundle import ConfigParser
 
 from attn_seg.bundles import bundle_command
@@ -24,7 +25,7 @@ def test_evaluate_config_writes_predictions_and_report(
     parser.update(overrides)
     torch.manual_seed(0)
     torch.save(parser.get_parsed_content("network_def").state_dict(), bundle_copy / "models" / "model.pt")
-    cmd = bundle_command(bundle_copy, ["train.json", "evaluate.json"], "evaluating", overrides)
+    cmd = bundle_command(bundle_copy, ["train.json", "evaluate.json"], "evaluating", in_place(bundle_copy, overrides))
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, encoding="utf-8", errors="replace", check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = bundle_copy / "eval" / "report"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 
 def _cli(python: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -38,8 +40,8 @@ def test_synth_refuses_existing_folder(python: str, tmp_path: Path) -> None:
 
 def test_synth_rejects_bad_arguments(python: str, tmp_path: Path) -> None:
     proc = _cli(python, "synth", "--out", "d", "--cases", "0", cwd=tmp_path)
-    assert proc.returncode == 1
-    assert "num_cases" in proc.stderr
+    assert proc.returncode == 2
+    assert "argument --cases: expected an integer >= 1, got '0'" in proc.stderr
     proc = _cli(python, "synth", "--out", "d", "--spatial-dims", "4", cwd=tmp_path)
     assert proc.returncode == 2
     assert "spatial-dims" in proc.stderr
@@ -84,22 +86,94 @@ def test_demo_refuses_non_empty_output(python: str, tmp_path: Path) -> None:
     assert (tmp_path / "run" / "results.csv").read_text() == "precious"
 
 
+_PREDICT = ["predict", "--bundle", "b", "-i", "x", "-o", "y"]
+_EVALUATE = ["evaluate", "--pred", "p", "--label", "l", "-o", "o"]
+#: A bad value of each checked flag of every subcommand, and the start of argparse's error line that names it.
+BAD_ARGUMENTS = [
+    ([*_PREDICT, "--precision", "fp8"], "argument --precision: invalid choice: 'fp8'"),
+    ([*_PREDICT, "--tta", "x"], "argument --tta: expected comma-separated spatial axes like 0,1,2"),
+    ([*_PREDICT, "--tta", "0,3"], "argument --tta: expected comma-separated spatial axes like 0,1,2"),
+    ([*_PREDICT, "--set", "roi_size"], "argument --set: expected ID=VALUE"),
+    ([*_PREDICT, "--set", "=3"], "argument --set: expected ID=VALUE"),
+    ([*_PREDICT, "--overlap", "1"], "argument --overlap: expected a number in [0, 1)"),
+    ([*_PREDICT, "--sw-batch-size", "0"], "argument --sw-batch-size: expected an integer >= 1"),
+    ([*_PREDICT, "--device", "gpu"], "argument --device: expected a device like cpu, cuda or cuda:1"),
+    ([*_PREDICT, "--output-device", "cuda1"], "argument --output-device: expected a device"),
+    (["check-data", "d", "--classes", "0"], "argument --classes: expected an integer >= 1"),
+    (["check-data", "d", "--in-channels", "0"], "argument --in-channels: expected an integer >= 1"),
+    (["check-data", "d", "--divisor", "-16"], "argument --divisor: expected an integer >= 1"),
+    ([*_EVALUATE, "--classes", "0=background"], "argument --classes: class entry '0=background'"),
+    ([*_EVALUATE, "--tolerance", "0"], "argument --tolerance: expected a number > 0"),
+    (["synth", "--out", "d", "--cases", "0"], "argument --cases: expected an integer >= 1"),
+    (["synth", "--out", "d", "--test-cases", "-1"], "argument --test-cases: expected an integer >= 0"),
+    (["synth", "--out", "d", "--classes", "7"], "argument --classes: expected an integer from 1 to 6"),
+    (["study", "s.json", "--max-trials", "0"], "argument --max-trials: expected an integer >= 1"),
+    (["study", "s.json", "--pictures", "-1"], "argument --pictures: expected an integer >= 0"),
+]
+#: Runs ``main`` on each argument list of ``sys.argv[1]`` (JSON) in one process; prints each exit status and error
+#: text, and the heavy modules loaded by then.
+_PROBE = """
+import contextlib, io, json, sys
+from attn_seg.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as stop:
+            code = stop.code
+    results.append([code, err.getvalue()])
+heavy = sorted(m for m in ("torch", "monai", "attn_seg.data", "attn_seg.inference") if m in sys.modules)
+print(json.dumps({"results": results, "loaded": heavy}))
+"""
+
+
 def test_argument_errors_are_reported_before_anything_heavy_loads(python: str, tmp_path: Path) -> None:
-    # the parser and every subcommand's options load no torch, MONAI or data code: a wrong flag fails at once
-    probe = (
-        "import sys\n"
-        "from attn_seg.cli import main\n"
-        "try:\n"
-        "    main(['predict', '--bundle', 'b', '-i', 'x', '-o', 'y', '--precision', 'fp8'])\n"
-        "except SystemExit as stop:\n"
-        "    print('exit', stop.code)\n"
-        "print('loaded', sorted(m for m in ('torch', 'monai', 'attn_seg.data', 'attn_seg.inference') "
-        "if m in sys.modules))\n"
-    )
-    proc = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, encoding="utf-8", check=False)
-    assert "exit 2" in proc.stdout, proc.stderr
-    assert "loaded []" in proc.stdout
-    assert "argument --precision: invalid choice: 'fp8'" in proc.stderr
+    # the parser and every subcommand's options load no torch, MONAI or data code: a wrong value fails at once,
+    # in argparse's one error line naming the flag and the value, exit status 2
+    argvs = [argv for argv, _ in BAD_ARGUMENTS]
+    proc = subprocess.run([python, "-c", _PROBE, json.dumps(argvs)], cwd=tmp_path, capture_output=True,
+                          encoding="utf-8", check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["loaded"] == []
+    for (argv, expected), (code, err) in zip(BAD_ARGUMENTS, report["results"], strict=True):
+        assert code == 2, (argv, err)
+        assert "Traceback" not in err
+        last = err.strip().splitlines()[-1]
+        assert last.startswith(f"attn-seg {argv[0]}: error: {expected}"), (argv, last)
+        assert repr(argv[-1]) in last, (argv, last)
+
+
+def test_tta_in_brackets_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # an old README synopsis printed --tta [0,1,2]; users copy it
+    from attn_seg.cli import main, predict
+
+    seen: list[argparse.Namespace] = []
+    monkeypatch.setattr(predict, "run", lambda args: seen.append(args) or 0)
+    for value in ("[0,1,2]", "0,1,2"):
+        assert main([*_PREDICT, "--tta", value, "--set", "overlap=0.25"]) == 0
+    assert [args.tta for args in seen] == [[0, 1, 2], [0, 1, 2]]
+    assert seen[0].overrides == [("overlap", 0.25)]
+
+
+def test_evaluate_classes_are_read_when_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from attn_seg.cli import evaluate, main
+
+    seen: list[argparse.Namespace] = []
+    monkeypatch.setattr(evaluate, "run", lambda args: seen.append(args) or 0)
+    assert main([*_EVALUATE, "--classes", "organ", "3=lesion"]) == 0
+    assert seen[0].classes == {1: "organ", 3: "lesion"}
+
+
+def test_bad_tta_is_one_error_line_without_a_traceback(python: str, tmp_path: Path) -> None:
+    proc = _cli(python, *_PREDICT, "--tta", "x", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert errors == ["attn-seg predict: error: argument --tta: expected comma-separated spatial axes like 0,1,2 "
+                      "(or --tta alone for every axis), got 'x'"]
 
 
 def test_the_precision_choices_are_the_engines() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bundle_helpers import in_place
 from monai.bundle import ConfigParser, ConfigWorkflow
 
 from attn_seg.bundles import find_bundle
@@ -89,7 +90,8 @@ def _isbi_workflow(data: Path, bundle: Path) -> ConfigWorkflow:
     overlay = str(REPO / "configs" / "datasets" / "isbi2012_em_2d.json")
     tiny = {"roi_size": [64, 64], "network_def#channels": [4, 8, 16], "network_def#strides": [2, 2], "epochs": 1,
             "val_interval": 1, "batch_size": 2, "num_samples": 1, "tensorboard": False}
-    return bundle_workflow(bundle, ["train.json", overlay], overrides={**tiny, "dataset_dir": str(data)})
+    overrides = in_place(bundle, {**tiny, "dataset_dir": str(data)})
+    return bundle_workflow(bundle, ["train.json", overlay], overrides=overrides)
 
 
 def test_isbi_overlay_reads_the_em_layout(shared_data: Callable[[str], Path], tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bundle_helpers import in_place
 from monai.bundle import ConfigParser
 
 from attn_seg.bundles import bundle_command
@@ -57,7 +58,8 @@ def test_sigkill_then_resume_finishes_the_same_run(
 ) -> None:
     overrides = {**tiny_3d, "dataset_dir": synthetic_3d, "epochs": 4, "val_interval": 1}
     models = bundle_copy / "models"
-    _kill_after_first_checkpoint(bundle_command(bundle_copy, "train.json", "training", overrides), models, tmp_path)
+    cmd = bundle_command(bundle_copy, "train.json", "training", in_place(bundle_copy, overrides))
+    _kill_after_first_checkpoint(cmd, models, tmp_path)
 
     written = sorted(models.glob("checkpoint_epoch=*.pt"))
     assert written, "no checkpoint survived the kill"
@@ -85,7 +87,8 @@ def test_fresh_run_refuses_to_overwrite_an_earlier_run(
 ) -> None:
     earlier = bundle_copy / "models" / "model.pt"
     earlier.write_bytes(b"an earlier run's weights")
-    cmd = bundle_command(bundle_copy, "train.json", "training", {**tiny_3d, "dataset_dir": synthetic_3d, "epochs": 1})
+    overrides = in_place(bundle_copy, {**tiny_3d, "dataset_dir": synthetic_3d, "epochs": 1})
+    cmd = bundle_command(bundle_copy, "train.json", "training", overrides)
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, encoding="utf-8", errors="replace", check=False)
     assert proc.returncode != 0
     assert "holds checkpoints of an earlier run (model.pt)" in proc.stderr + proc.stdout
@@ -94,10 +97,11 @@ def test_fresh_run_refuses_to_overwrite_an_earlier_run(
 
 
 def test_torchrun_two_processes_gloo(bundle_copy: Path, tiny_3d: dict, tmp_path: Path) -> None:
+    """Two processes share one run folder (rank 0 names it), and the best model is promoted into the bundle."""
     data = tmp_path / "data"
     write_synthetic_dataset(data, spec=SyntheticSpec(spatial_dims=3), num_cases=4, num_test=0, seed=3)
     overrides = {**tiny_3d, "dataset_dir": data, "epochs": 2, "val_interval": 1, "val_fraction": 0.5}
-    runner = bundle_command(bundle_copy, "train.json", "training", overrides)
+    runner = bundle_command(bundle_copy, "train.json", "training", {**overrides, "promote": True})
     configs = bundle_copy / "configs"
     files = repr([str(configs / "train.json"), str(configs / "multi_gpu_train.json")])
     runner[runner.index("--config_file") + 1] = files
@@ -106,10 +110,13 @@ def test_torchrun_two_processes_gloo(bundle_copy: Path, tiny_3d: dict, tmp_path:
     proc = subprocess.run(torchrun + runner[1:], cwd=tmp_path, env=env, capture_output=True, encoding="utf-8",
                           errors="replace", check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert _checkpoints(bundle_copy) == ["checkpoint_epoch=2.pt", "model.pt"]
-    assert [row["epoch"] for row in _history(bundle_copy)] == [1, 2]
-    state = torch.load(bundle_copy / "models" / "model.pt", map_location="cpu", weights_only=True)
+    (run,) = (tmp_path / "runs" / bundle_copy.name).iterdir()
+    assert _checkpoints(run) == ["checkpoint_epoch=2.pt", "model.pt"]
+    assert [row["epoch"] for row in _history(run)] == [1, 2]
+    state = torch.load(run / "models" / "model.pt", map_location="cpu", weights_only=True)
     _network(bundle_copy, overrides).load_state_dict(state, strict=True)
+    promoted = torch.load(bundle_copy / "models" / "model.pt", map_location="cpu", weights_only=True)
+    assert all(torch.equal(promoted[k], v) for k, v in state.items())
     assert proc.stdout.count("Epoch[2] Metrics -- val_dice_lesion") + proc.stderr.count(
         "Epoch[2] Metrics -- val_dice_lesion"
     ) == 1, "validation metrics should be logged by rank 0 only"
@@ -117,7 +124,7 @@ def test_torchrun_two_processes_gloo(bundle_copy: Path, tiny_3d: dict, tmp_path:
 
 def _train(bundle: Path, data: Path, tiny: dict, **settings: object) -> list[dict]:
     overrides = {**tiny, "dataset_dir": str(data), "epochs": 1, "val_interval": 1, "tensorboard": False, **settings}
-    workflow = bundle_workflow(bundle, overrides=overrides)
+    workflow = bundle_workflow(bundle, overrides=in_place(bundle, overrides))
     workflow.initialize()
     workflow.run()
     workflow.finalize()
@@ -156,7 +163,7 @@ def test_compiled_training_matches_eager_and_saves_plain_weights(
     runs = {}
     for name, setting in (("eager", "false"), ("compiled", "true")):
         bundle = shutil.copytree(bundle_copy, tmp_path / name)
-        cmd = bundle_command(bundle, "train.json", "training", {**overrides, "compile": setting})
+        cmd = bundle_command(bundle, "train.json", "training", in_place(bundle, {**overrides, "compile": setting}))
         proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, encoding="utf-8", errors="replace",
                               check=False)
         assert proc.returncode == 0, proc.stderr[-4000:]

@@ -13,6 +13,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from bundle_helpers import in_place
 
 from attn_seg.bundles import bundle_command, find_bundle
 from attn_seg.data import SyntheticSpec, write_synthetic_dataset
@@ -49,7 +50,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     bundle = root / "bundle"
     shutil.copytree(find_bundle("attention_unet_3d_ct"), bundle, ignore=shutil.ignore_patterns("data", "eval", "*.pt"))
     overrides = {**TRAINED, "dataset_dir": data, "epochs": 1, "val_interval": 1, "batch_size": 1, "tensorboard": False}
-    proc = subprocess.run(bundle_command(bundle, "train.json", "training", overrides), cwd=root,
+    proc = subprocess.run(bundle_command(bundle, "train.json", "training", in_place(bundle, overrides)), cwd=root,
                           capture_output=True, encoding="utf-8", errors="replace", check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return bundle, data / "imagesTs"
