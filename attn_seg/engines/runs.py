@@ -24,8 +24,9 @@ from attn_seg.files import atomic_path
 
 __all__ = ["PromoteBest", "bundle_runs_dir", "latest_run", "training_run"]
 
-#: Run folders chosen by this process, so that a config item evaluated twice names the same folder.
-_CHOSEN: dict[tuple[str, str, bool], str] = {}
+#: The run folder this process last claimed per (runs_dir, run_name), so that a config item evaluated twice before
+#: the run writes anything names the same folder.
+_CHOSEN: dict[tuple[str, str], str] = {}
 _BEST = "model.pt"
 
 
@@ -106,17 +107,22 @@ def training_run(runs_dir: str | os.PathLike[str], run_name: str = "", resume: b
 
     Returns:
         ``runs_dir/<name>``, created for a new run by rank 0 (every process of a distributed run gets rank 0's
-        choice). The same call in the same process returns the same folder.
+        choice). The same call in the same process returns the same folder while that folder is still empty.
     """
     resume = check_flag("resume", resume)
-    key = (str(Path(runs_dir).absolute()), str(run_name or ""), resume)
-    if key not in _CHOSEN:
-        if resume:
-            chosen = latest_run(runs_dir, run_name, needs="checkpoint_epoch=*.pt")
-        else:
-            chosen = str(_claim(Path(runs_dir), str(run_name or ""))) if idist.get_rank() == 0 else ""
-        _CHOSEN[key] = _broadcast(chosen)
-    return _CHOSEN[key]
+    if resume:
+        return _broadcast(latest_run(runs_dir, run_name, needs="checkpoint_epoch=*.pt") if idist.get_rank() == 0
+                          else "")
+    key = (str(Path(runs_dir).absolute()), str(run_name or ""))
+    chosen = ""
+    if idist.get_rank() == 0:
+        earlier = _CHOSEN.get(key)
+        # the folder this process claimed is reused while nothing was written into it (the same config read
+        # twice); a second run in the same process gets a new one
+        reuse = earlier is not None and Path(earlier).is_dir() and not any(Path(earlier).iterdir())
+        chosen = earlier if reuse and earlier else str(_claim(Path(runs_dir), str(run_name or "")))
+        _CHOSEN[key] = chosen
+    return _broadcast(chosen)
 
 
 class PromoteBest:

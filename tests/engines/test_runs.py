@@ -35,9 +35,11 @@ def test_bundle_runs_dir_is_named_after_the_bundle_folder(tmp_path: Path) -> Non
 
 def test_a_new_run_gets_a_new_folder_even_in_the_same_second(tmp_path: Path) -> None:
     first = training_run(tmp_path, "", False)
-    assert training_run(tmp_path, "", False) == first  # the same config item evaluated twice
-    runs_module._CHOSEN.clear()  # a second process
-    second = training_run(tmp_path, "", "false")
+    assert training_run(tmp_path, "", False) == first  # the same config read twice before the run wrote anything
+    (Path(first) / "models").mkdir()  # the run started
+    second = training_run(tmp_path, "", "false")  # a second run in the same process
+    runs_module._CHOSEN.clear()
+    assert training_run(tmp_path, "", False) not in (first, second)  # another process
     assert first != second
     assert Path(first).is_dir()
     assert Path(second).is_dir()
