@@ -62,6 +62,18 @@ def units(doc: Path) -> list[tuple[int, list[str], list[Path]]]:
     return out
 
 
+#: Where results files live: what the benchmark, real-data and study scripts write.
+_RESULTS_DIRS = ("benchmarks/results/", "docs/real_data/", "docs/studies/")
+
+
+def _is_results_file(path: Path) -> bool:
+    """A committed results file (not a page written by hand, such as ``docs/real_data.md``)."""
+    if REPO not in path.parents or path.suffix not in (".md", ".json", ".csv"):
+        return False
+    relative = path.relative_to(REPO).as_posix()
+    return relative.startswith(_RESULTS_DIRS) or (relative.startswith("bundles/") and "/results/" in relative)
+
+
 def _numbers(path: Path) -> list[float]:
     return [float(n) for n in _NUMBER.findall(path.read_text(encoding="utf-8", errors="replace"))]
 
@@ -78,7 +90,7 @@ def test_every_figure_is_in_a_linked_results_file(doc: Path) -> None:
     problems = []
     for line, figures, files in units(doc):
         where = f"{doc.relative_to(REPO)}:{line}"
-        results = [f for f in files if f.is_file() and REPO in f.parents and f.suffix in (".md", ".json", ".csv")]
+        results = [f for f in files if f.is_file() and _is_results_file(f)]
         missing = [f for f in files if REPO in f.parents and not f.exists()]
         problems += [f"{where}: links to {f.relative_to(REPO)}, which does not exist" for f in missing]
         if not results:
