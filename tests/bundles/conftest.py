@@ -55,9 +55,11 @@ def bundle_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def bundle(bundle_name: str, tmp_path: Path) -> Path:
-    """A fresh copy of the bundle (configs, docs, licence), so that runs never write into the repository."""
+    """A fresh copy of the bundle (configs, docs, licence), so that runs never write into the repository; shipped
+    weights and their training record are left out (tests write their own tiny ones)."""
     target = tmp_path / bundle_name
-    shutil.copytree(find_bundle(bundle_name), target, ignore=shutil.ignore_patterns("data", "eval", "*.pt", "*.ts"))
+    ignore = shutil.ignore_patterns("data", "eval", "runs", "*.pt", "*.ts", "training_settings.json")
+    shutil.copytree(find_bundle(bundle_name), target, ignore=ignore)
     (target / "models").mkdir(exist_ok=True)
     return target
 
