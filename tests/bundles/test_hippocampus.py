@@ -3,9 +3,7 @@ card's sha256, and segment real MSD Task04 cases through ``attn-seg predict`` wi
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +12,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import ConfigParser
+from bundle_helpers import shipped_network
 
 from attn_seg.bundles import find_bundle
 
@@ -24,28 +22,9 @@ WEIGHTS = BUNDLE / "models" / "model.pt"
 CASES = ("hippocampus_003", "hippocampus_105", "hippocampus_367")
 
 
-def _shipped() -> Path:
-    if not WEIGHTS.is_file():
-        pytest.fail(f"{WEIGHTS} is missing: the bundle ships trained weights")
-    return WEIGHTS
-
-
-def test_weights_are_small_and_match_the_model_card() -> None:
-    weights = _shipped()
-    assert weights.stat().st_size <= 10 * 2**20
-    card = (BUNDLE / "docs" / "README.md").read_text(encoding="utf-8")
-    recorded = re.search(r"sha256 `([0-9a-f]{64})`", card)
-    assert recorded is not None, "the model card records the weights' sha256"
-    assert hashlib.sha256(weights.read_bytes()).hexdigest() == recorded.group(1)
-
-
-def test_weights_load_strictly_into_the_inference_network() -> None:
-    parser = ConfigParser()
-    parser.read_config(str(BUNDLE / "configs" / "inference.json"))
-    parser["bundle_root"] = str(BUNDLE)
+def test_weights_are_small_match_the_model_card_and_load_strictly() -> None:
+    parser = shipped_network(BUNDLE)
     net = parser.get_parsed_content("network")
-    state = torch.load(_shipped(), map_location="cpu", weights_only=True)
-    net.load_state_dict(state, strict=True)
     roi, num_classes = parser.get_parsed_content("roi_size"), parser.get_parsed_content("num_classes")
     assert parser.get_parsed_content("trained")["pixdim"] == [1.0, 1.0, 1.0]  # the record beside the weights
     with torch.no_grad():
@@ -62,7 +41,8 @@ def test_predict_segments_real_cases_out_of_the_box(
     shared_data: Callable[[str], Path], python: str, tmp_path: Path
 ) -> None:
     data = shared_data("msd_task04_hippocampus")
-    _shipped()
+    if not WEIGHTS.is_file():
+        pytest.fail(f"{WEIGHTS} is missing: the bundle ships trained weights")
     listing = tmp_path / "cases.json"
     listing.write_text(json.dumps([{"image": str(data / "imagesTr" / f"{c}.nii.gz")} for c in CASES]))
     out = tmp_path / "out"
