@@ -11,6 +11,7 @@ Usage::
     python benchmarks/real_data.py hippocampus --seed 1 --seed 2  # more seeds (split_seed = seed)
     python benchmarks/real_data.py hippocampus --table            # the table over every filed seed
     python benchmarks/real_data.py polyp --seed 0 --precision bf16  # Kvasir-SEG, 640/160 split (~70 min in bf16)
+    python benchmarks/real_data.py hippocampus --seed 0 --precision bf16 --epochs 48 --variant bf16_48ep
 
 Per seed, ``docs/real_data/<task>/seed<S>/`` receives ``run.json`` (command, wall time, per-class Dice and HD95
 mean/std over the held-out cases), ``summary.json`` and ``metrics.csv`` (per case and class), ``history.json``,
@@ -78,17 +79,18 @@ def _finished(run_dir: Path) -> bool:
     return bool(rows) and rows[-1]["epoch"] >= int(json.loads(config.read_text())["epochs"])
 
 
-def _train(task: str, seed: int, run_dir: Path, precision: str | None) -> list[str]:
-    """Train (or resume) the run; returns the fresh run's command (what the record names). ``precision`` overrides
-    the bundle's training precision where given."""
+def _train(task: str, seed: int, run_dir: Path, precision: str | None, epochs: int | None) -> list[str]:
+    """Train (or resume) the run; returns the fresh run's command (what the record names). ``precision`` and
+    ``epochs`` override the bundle's training precision and epochs where given."""
     log = run_dir / "train.log"
-    extra = ["--seed", str(seed), *(["--precision", precision] if precision else [])]
+    extra = ["--seed", str(seed), *(["--precision", precision] if precision else []),
+             *(["--epochs", str(epochs)] if epochs else [])]
     cmd = runner(task, run_dir, "training", ["train.json"], extra)
     if _finished(run_dir):
         return cmd
     resume = (run_dir / "models").is_dir() and any((run_dir / "models").glob("checkpoint_epoch=*.pt"))
     run_dir.mkdir(parents=True, exist_ok=True)
-    epochs = json.loads((_bundle(task) / "configs" / "train.json").read_text())["epochs"]
+    epochs = epochs or json.loads((_bundle(task) / "configs" / "train.json").read_text())["epochs"]
     (run_dir / "train_config.json").write_text(json.dumps({"epochs": epochs}))
     print(f"[real_data] training: {' '.join(cmd)} (log {log})", flush=True)
     cpu, start = children_cpu(), time.perf_counter()
@@ -163,8 +165,14 @@ def class_stats(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
             for name, metrics in per.items()}
 
 
-def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
-    dest = ROOT / "docs" / "real_data" / task / f"seed{seed}"
+def _results_dir(task: str, variant: str | None) -> Path:
+    """Where a task's filed runs go: ``docs/real_data/<task>/`` for the bundle's own recipe, a sub-folder named
+    after a variant of it otherwise."""
+    return ROOT / "docs" / "real_data" / task / (variant or "")
+
+
+def _file(task: str, seed: int, run_dir: Path, cmd: list[str], variant: str | None) -> Path:
+    dest = _results_dir(task, variant) / f"seed{seed}"
     dest.mkdir(parents=True, exist_ok=True)
     report = run_dir / "eval" / "report"
     with (report / "metrics.csv").open() as f:
@@ -174,7 +182,8 @@ def _file(task: str, seed: int, run_dir: Path, cmd: list[str]) -> Path:
         shutil.copy2(item, dest / item.name)
     _curves(run_dir / "eval" / "history.json", dest / "curves.png")
     record = {
-        "task": task, "seed": seed, "command": " ".join(relative(c) for c in cmd),
+        "task": task, "variant": variant or "bundle default", "seed": seed,
+        "command": " ".join(relative(c) for c in cmd),
         "training_wall_s": log_span(run_dir / "train.log"), **_timing(run_dir),
         "held_out_cases": len({row["case"] for row in rows}), "classes": class_stats(rows),
         "filed": time.strftime("%Y-%m-%d %H:%M"),
@@ -200,8 +209,8 @@ def _timing(run_dir: Path) -> dict[str, Any]:
     return {"training_cpu_s": round(timing["cpu_s"], 1), **({"note": timing["note"]} if "note" in timing else {})}
 
 
-def _table(task: str) -> str:
-    runs = [json.loads(p.read_text()) for p in sorted((ROOT / "docs" / "real_data" / task).glob("seed*/run.json"))]
+def _table(task: str, variant: str | None) -> str:
+    runs = [json.loads(p.read_text()) for p in sorted(_results_dir(task, variant).glob("seed*/run.json"))]
     if not runs:
         raise SystemExit(f"no filed runs of {task}; run with --seed first")
     names = list(runs[0]["classes"])
@@ -219,7 +228,7 @@ def _table(task: str) -> str:
                      + " | ".join(means) + " |\n")
     notes = [f"- seed {r['seed']}: {r['note']}\n" for r in runs if r.get("note")]
     table = "".join(lines) + ("\nHow each run was timed:\n\n" + "".join(notes) if notes else "")
-    (ROOT / "docs" / "real_data" / task / "results.md").write_text(table)
+    (_results_dir(task, variant) / "results.md").write_text(table)
     return table
 
 
@@ -231,18 +240,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, default=None, help="the run folder (default: runs/real/<task>/seed<S>)")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
                         help="training precision (default: the bundle's own)")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the bundle's own)")
+    parser.add_argument("--variant", default=None,
+                        help="a name for a recipe that differs from the bundle's (with --precision or --epochs): its "
+                             "runs and results go to a sub-folder of that name")
     parser.add_argument("--table", action="store_true", help="write docs/real_data/<task>/results.md")
     args = parser.parse_args(argv)
     if not TASKS[args.task]["data"].is_dir():
         raise SystemExit(f"the data set {TASKS[args.task]['data']} is absent")
     for seed in args.seed:
-        run_dir = (args.run_dir or ROOT / "runs" / "real" / args.task / f"seed{seed}").absolute()
-        cmd = _train(args.task, seed, run_dir, args.precision)
+        default_dir = ROOT / "runs" / "real" / args.task / (args.variant or "") / f"seed{seed}"
+        run_dir = (args.run_dir or default_dir).absolute()
+        cmd = _train(args.task, seed, run_dir, args.precision, args.epochs)
         _attention_maps(args.task, run_dir, seed)
         _evaluate(args.task, run_dir, seed)
-        _file(args.task, seed, run_dir, cmd)
+        _file(args.task, seed, run_dir, cmd, args.variant)
     if args.table:
-        print(_table(args.task))
+        print(_table(args.task, args.variant))
     return 0
 
 
