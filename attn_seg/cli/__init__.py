@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from attn_seg import __version__
-from attn_seg.cli import check_data, demo, evaluate, predict, study, synth
+from attn_seg.cli import check_data, demo, evaluate, label_app, predict, study, synth
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (synth, demo, check_data, predict, evaluate, study)
+_COMMANDS = (synth, demo, check_data, predict, evaluate, study, label_app)
 
 
 def build_parser() -> argparse.ArgumentParser:
