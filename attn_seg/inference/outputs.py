@@ -54,6 +54,7 @@ __all__ = [
     "AtomicPILWriter",
     "SaveOutputsd",
     "SplitOutputsd",
+    "image_like",
     "output_paths",
     "output_transforms",
 ]
@@ -88,6 +89,21 @@ def _nifti_image(array: np.ndarray, affine: np.ndarray, header: Any | None) -> n
     else:
         image.header.set_slope_inter(1.0, 0.0)  # the input's scaling (e.g. CT int16 -> HU) is not the labels'
     return image
+
+
+def image_like(array: np.ndarray, source: str | os.PathLike[str]) -> nib.Nifti1Image:
+    """``array`` (in ``source``'s voxel grid and shape) as a NIfTI image on the NIfTI file ``source``'s affine and
+    header, as this module's writers store it.
+
+    Raises:
+        ValueError: ``source`` is not a NIfTI file, or ``array`` has another shape than ``source``'s image.
+    """
+    image = _nifti_source(source)
+    if image is None:
+        raise ValueError(f"`source` {source}: not a NIfTI file")
+    if array.shape != image.shape:
+        raise ValueError(f"`array` of shape {array.shape} does not fit `source` {source} of shape {image.shape}")
+    return _nifti_image(array, image.affine, image.header)
 
 
 class AtomicNiftiWriter(NibabelWriter):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
 import numpy as np
-
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.tasks.train.bundle import BundleTrainTask
 
 from attn_seg.files import atomic_write_json
+from attn_seg.inference.outputs import image_like
 
 __all__ = ["LABEL_DTYPE", "InferTask", "TrainTask", "bundle_labels"]
 
@@ -115,19 +117,10 @@ class InferTask(BundleInferTask):
 
 def _write_nifti_2d(label: np.ndarray, source: str, dtype: str) -> str:
     """``label`` as a NIfTI file on ``source``'s affine and header (same shape, ``dtype``); returns its path."""
-    import tempfile
-
-    import nibabel as nib
-
-    image = nib.load(source)
-    if label.shape != image.shape[:2]:
-        raise ValueError(f"the result's shape {label.shape} is not the input's {image.shape} ({source})")
-    values = label.reshape(image.shape).astype(dtype)
-    header = image.header.copy()
-    header.set_data_dtype(values.dtype)
-    header.set_slope_inter(1, 0)
+    image: Any = nib.load(source)
+    values = label.reshape(image.shape).astype(dtype) if label.size == np.prod(image.shape) else label
     suffix = ".nii.gz" if source.endswith(".gz") else ".nii"
     with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
         path = handle.name
-    nib.Nifti1Image(values, image.affine, header).to_filename(path)
+    image_like(values, source).to_filename(path)
     return path
