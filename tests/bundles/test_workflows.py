@@ -110,7 +110,7 @@ def test_bundles_share_one_structure(bundle_names: list[str]) -> None:
     settings = {"batch_size", "num_samples", "num_classes", "class_names", "roi_size", "pixdim", "hu_window",
                 "synthetic_modality", "preprocessing_transforms", "network_def", "epochs", "val_interval",
                 "record_settings", "scheduler_name", "augmentations", "augmentation_prob", "flip_axes",
-                "label_threshold", "stream_labels"}
+                "label_threshold", "stream_labels", "precision"}
     for name in bundle_names:
         configs = find_bundle(name) / "configs"
         train = ConfigParser.load_config_file(str(configs / "train.json"))
