@@ -30,10 +30,10 @@ class TrainTask(BundleTrainTask):
 
     Each request trains in a new run folder under ``runs_root/<bundle folder name>`` (the bundle's ``runs_dir``),
     so a retraining never meets the checkpoints of the last one and nothing is written inside the app's ``model/``
-    folder; the run's datastore cases are recorded in ``datastore.json`` there (the bundle's ``datalist_file``, so
-    it never synthesises data), the class names come from the bundle's ``metadata.json`` where its ``class_names``
-    is unset, and each new best model replaces the
-    bundle's ``models/model.pt`` atomically (``promote``): MONAI Label keeps serving the previous model until then.
+    folder. The request's datastore cases are written to ``datastore.json`` beside the run folders and given to the
+    bundle as its ``datalist_file`` (so it never synthesises data); the class names come from the bundle's
+    ``metadata.json`` where its ``class_names`` is unset. Each new best model replaces the bundle's
+    ``models/model.pt`` atomically (``promote``): MONAI Label keeps serving the previous model until then.
     ``pretrained`` false starts from fresh weights. Validation runs every ``val_interval`` epochs of the request,
     or at the bundle's interval, a fixed one capped at the request's ``max_epochs`` (so a short run still validates
     and promotes).
