@@ -92,17 +92,21 @@ def _nifti_image(array: np.ndarray, affine: np.ndarray, header: Any | None) -> n
 
 
 def image_like(array: np.ndarray, source: str | os.PathLike[str]) -> nib.Nifti1Image:
-    """``array`` (in ``source``'s voxel grid and shape) as a NIfTI image on the NIfTI file ``source``'s affine and
-    header, as this module's writers store it.
+    """``array`` (in ``source``'s voxel grid) as a NIfTI image on the NIfTI file ``source``'s affine and header, as
+    this module's writers store it; an array without ``source``'s trailing axes of length 1 (a 2D slice stored
+    with a third axis) takes its shape.
 
     Raises:
-        ValueError: ``source`` is not a NIfTI file, or ``array`` has another shape than ``source``'s image.
+        ValueError: ``source`` is not a NIfTI file, or ``array`` does not fit ``source``'s shape.
     """
     image = _nifti_source(source)
     if image is None:
         raise ValueError(f"`source` {source}: not a NIfTI file")
-    if array.shape != image.shape:
-        raise ValueError(f"`array` of shape {array.shape} does not fit `source` {source} of shape {image.shape}")
+    shape = tuple(image.shape)
+    if array.shape != shape:
+        if array.size != int(np.prod(shape)) or array.shape != shape[: array.ndim]:
+            raise ValueError(f"`array` of shape {array.shape} does not fit `source` {source} of shape {shape}")
+        array = array.reshape(shape)
     return _nifti_image(array, image.affine, image.header)
 
 

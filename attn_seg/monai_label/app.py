@@ -2,7 +2,7 @@
 :class:`~attn_seg.monai_label.tasks.TrainTask` and :class:`~attn_seg.monai_label.tasks.InferTask`.
 
 An app folder holds a ``main.py`` that imports :class:`App` and a ``model/`` folder with the bundles (see
-:func:`attn_seg.monai_label.make_app`). Unlike the ``monaibundle`` app it never looks for bundles online: the
+:func:`attn_seg.monai_label.folder.make_app`). Unlike the ``monaibundle`` app it never looks for bundles online: the
 bundles in ``model/`` are the models (``--conf models a,b`` picks some; all by default), so it needs neither
 ``--conf zoo_source`` nor a network.
 """

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 from monailabel.tasks.infer.bundle import BundleInferTask
 from monailabel.tasks.train.bundle import BundleTrainTask
@@ -116,11 +115,9 @@ class InferTask(BundleInferTask):
 
 
 def _write_nifti_2d(label: np.ndarray, source: str, dtype: str) -> str:
-    """``label`` as a NIfTI file on ``source``'s affine and header (same shape, ``dtype``); returns its path."""
-    image: Any = nib.load(source)
-    values = label.reshape(image.shape).astype(dtype) if label.size == np.prod(image.shape) else label
+    """``label`` as a NIfTI file on ``source``'s affine and header (its shape, ``dtype``); returns its path."""
     suffix = ".nii.gz" if source.endswith(".gz") else ".nii"
     with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
         path = handle.name
-    image_like(values, source).to_filename(path)
+    image_like(label.astype(dtype), source).to_filename(path)
     return path
