@@ -9,9 +9,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
+
+from attn_seg.evaluation import case_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "msd_task04_hippocampus"
@@ -26,13 +29,15 @@ def _predict(run: Path, out: Path, tta: bool) -> None:
 
 
 def _dice(out: Path) -> dict[int, float]:
-    """Mean Dice per class over the predicted cases against ``labelsTr``."""
+    """Mean Dice per class over the predicted cases against ``labelsTr`` (``attn_seg.evaluation.case_metrics``)."""
     scores: dict[int, list[float]] = {1: [], 2: []}
     for seg in sorted(out.glob("*_seg.nii.gz")):
-        pred = np.asarray(nib.load(seg).dataobj)
-        truth = np.asarray(nib.load(DATA / "labelsTr" / seg.name.replace("_seg", "")).dataobj)
+        pred: Any = nib.load(seg)
+        truth: Any = nib.load(DATA / "labelsTr" / seg.name.replace("_seg", ""))
+        metrics = case_metrics(np.asarray(pred.dataobj), np.asarray(truth.dataobj), truth.header.get_zooms(),
+                               list(scores))
         for c, values in scores.items():
-            values.append(2 * np.sum((pred == c) & (truth == c)) / (np.sum(pred == c) + np.sum(truth == c)))
+            values.append(metrics[c].dice)
     return {c: round(float(np.mean(v)), 4) for c, v in scores.items()}
 
 
