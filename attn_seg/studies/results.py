@@ -16,12 +16,14 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from attn_seg.files import atomic_write_text
+from attn_seg.studies.case_scores import read_case_scores
 from attn_seg.studies.runner import trial_key
 from attn_seg.studies.spec import StudySpec
+from attn_seg.studies.stats import PairedComparison, compare_paired
 from attn_seg.studies.trial import read_history
 from attn_seg.visualize import metric_by_setting, save_figure, validation_curves
 
-__all__ = ["collect_rows", "summarise_settings", "write_results"]
+__all__ = ["case_score_rows", "collect_rows", "paired_comparisons", "summarise_settings", "write_results"]
 
 
 def _derived(row: Mapping[str, Any]) -> dict[str, float]:
@@ -95,7 +97,8 @@ def summarise_settings(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> li
     return sorted(table, key=lambda e: (math.isnan(e["value"][0]), -spec.score(float(np.nan_to_num(e["value"][0])))))
 
 
-def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequence[Mapping[str, Any]]) -> str:
+def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequence[Mapping[str, Any]],
+              comparisons: Sequence[PairedComparison] = ()) -> str:
     columns = _columns(spec, rows)
     head = ["setting", "n", *columns, "wall (min/trial)"]
     lines = [f"# Study `{spec.name}`", "", *([spec.description, ""] if spec.description else []),
@@ -108,13 +111,61 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
         cells.append(f"{e['wall_min']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     total = sum(float(r.get("wall_s") or 0.0) for r in rows) / 60.0
-    lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all."]
-    return "\n".join(line for line in lines) + "\n"
+    lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all.",
+              *_paired_markdown(comparisons, spec)]
+    return "\n".join(lines) + "\n"
+
+_CASE_COLUMNS = ("trial", "setting", "replicate", "seed", "fold", "case")
 
 
+def case_score_rows(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> list[dict[str, Any]]:
+    """One row per complete trial and validation case: the trial's setting, replicate and the case's score."""
+    out = []
+    for row in rows:
+        if row["state"] != "complete" or not row.get("trial_dir"):
+            continue
+        for case, value in read_case_scores(Path(str(row["trial_dir"])) / "eval", spec.metric).items():
+            out.append({"trial": row["trial"], "setting": row["setting"], "replicate": row["replicate"],
+                        "seed": row["seed"], "fold": row["fold"], "case": case, spec.metric: value})
+    return out
 
-def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    fields: list[str] = []
+
+def paired_comparisons(
+    case_rows: Sequence[Mapping[str, Any]], spec: StudySpec, *, seed: int = 0
+) -> list[PairedComparison]:
+    """Every setting against the study's reference setting, paired by ``(replicate, case)``; empty when the
+    reference has no per-case scores (or the study names none). Best mean difference first."""
+    reference = spec.reference_label
+    by_setting: dict[str, dict[tuple[int, str], float]] = {}
+    for r in case_rows:
+        by_setting.setdefault(str(r["setting"]), {})[(int(r["replicate"]), str(r["case"]))] = float(r[spec.metric])
+    if reference is None or reference not in by_setting:
+        return []
+    found = (compare_paired(name, scores, reference, by_setting[reference], maximize=spec.direction == "maximize",
+                            seed=seed) for name, scores in by_setting.items() if name != reference)
+    return sorted((c for c in found if c is not None), key=lambda c: -c.mean_difference)
+
+
+def _paired_markdown(comparisons: Sequence[PairedComparison], spec: StudySpec) -> list[str]:
+    if not comparisons:
+        return []
+    sign = "" if spec.direction == "maximize" else " (sign flipped: positive is lower, i.e. better)"
+    lines = ["", f"## Paired against `{comparisons[0].reference}`", "",
+             f"Per-case `{spec.metric}` of the final weights, setting minus reference{sign}, paired by replicate and "
+             "validation case; 95 % percentile bootstrap interval of the mean difference (10000 resamples, seed 0) "
+             "and the two-sided Wilcoxon signed-rank p-value. A setting is better or worse only when its interval "
+             "excludes zero.", "",
+             "| setting | pairs | mean difference | 95 % interval | Wilcoxon p | verdict |",
+             "|---|---|---|---|---|---|"]
+    for c in comparisons:
+        lines.append(f"| {c.setting} | {c.n_pairs} | {c.mean_difference:+.4f} | [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
+                     f"| {c.p_value:.3g} | {c.verdict} |")
+    return lines
+
+
+def _csv_text(rows: Sequence[Mapping[str, Any]], header: Sequence[str] = ()) -> str:
+    """The rows as CSV, columns in first-seen order (``header`` first: the columns of an empty table)."""
+    fields: list[str] = list(header)
     for row in rows:
         fields += [k for k in row if k not in fields]
     buffer = io.StringIO()
@@ -125,7 +176,8 @@ def _csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_results(study: optuna.Study, spec: StudySpec, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``results.csv``, ``results.json``, ``summary.md`` and the plots into ``out_dir``.
+    """Write ``results.csv``, ``results.json``, ``summary.md``, ``case_scores.csv``, ``paired.csv`` and the plots
+    into ``out_dir``. The same trials always give the same files (the bootstrap has a fixed seed).
 
     Returns:
         The written files by kind.
@@ -139,12 +191,18 @@ def write_results(study: optuna.Study, spec: StudySpec, out_dir: str | os.PathLi
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = summarise_settings(rows, spec)
-    files = {"csv": out / "results.csv", "json": out / "results.json", "markdown": out / "summary.md"}
+    case_rows = case_score_rows(rows, spec)
+    comparisons = paired_comparisons(case_rows, spec)
+    files = {"csv": out / "results.csv", "json": out / "results.json", "markdown": out / "summary.md",
+             "case_scores": out / "case_scores.csv", "paired": out / "paired.csv"}
     atomic_write_text(files["csv"], _csv_text(rows))
+    atomic_write_text(files["case_scores"], _csv_text(case_rows, (*_CASE_COLUMNS, spec.metric)))
+    atomic_write_text(files["paired"], _csv_text([c.as_dict() for c in comparisons],
+                                                 tuple(PairedComparison.__dataclass_fields__)))
     summary = {"study": spec.name, "metric": spec.metric, "objective": spec.objective, "settings": table,
-               "trials": rows}
+               "reference": spec.reference_label, "paired": [c.as_dict() for c in comparisons], "trials": rows}
     atomic_write_text(files["json"], json.dumps(summary, indent=1, default=str) + "\n")
-    atomic_write_text(files["markdown"], _markdown(table, spec, rows))
+    atomic_write_text(files["markdown"], _markdown(table, spec, rows, comparisons))
     columns = _columns(spec, rows)
     complete = [r for r in rows if r["state"] == "complete"]
     if complete:

@@ -4,7 +4,10 @@ Each trial is one setting (a value per parameter) times one replicate (seed, fol
 pair not yet done; a sampled study lets Optuna's sampler pick settings, then queues the setting's other
 replicates. Trials record their host and process; a trial left ``RUNNING`` by a killed process on this machine
 is failed when the study is next opened, and run again. Trials on other machines sharing the storage through a
-database URL are failed by Optuna's heartbeat instead. Finished trials are never run twice.
+database URL are failed by Optuna's heartbeat instead. Finished trials are never run twice, and several workers
+sharing one study never train the same setting and replicate twice: when two queue the same run at the same
+instant, the lower-numbered trial trains it and the other steps aside (it ends failed with ``duplicate_of``, not
+counted as run or failed).
 """
 
 from __future__ import annotations
@@ -87,13 +90,29 @@ def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
 
 
 #: Study keys that change no trial: they may be edited between runs of a study.
-_PRESENTATION = ("description", "report_metrics")
+_PRESENTATION = ("description", "report_metrics", "reference")
 
 
 def _fingerprint(spec: StudySpec) -> str:
     """The study's design: every key that shapes its trials."""
     design = {k: v for k, v in asdict(spec).items() if k not in _PRESENTATION}
     return json.dumps(design, sort_keys=True, default=str)
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """Optuna's database storage, with its heartbeat. Workers started at the same instant on an empty database
+    both create Optuna's tables; the loser's ``CREATE`` fails on the winner's, and it tries again (finding them)."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            with _quiet_experimental():
+                return optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def open_study(spec: StudySpec, url: str) -> optuna.Study:
@@ -104,8 +123,7 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
     """
     storage: str | optuna.storages.BaseStorage = url
     if url.startswith(("sqlite", "postgresql", "mysql")):
-        with _quiet_experimental():
-            storage = optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
+        storage = _rdb_storage(url)
     study = optuna.create_study(
         study_name=spec.name, storage=storage, sampler=_sampler(spec), pruner=_pruner(spec.pruner),
         direction=cast(Literal["minimize", "maximize"], spec.direction), load_if_exists=True,
@@ -232,20 +250,65 @@ def _objective_value(history: list[dict[str, Any]], spec: StudySpec) -> float:
     return max(values, key=spec.score)
 
 
+class _DuplicateRunError(Exception):
+    """The trial's setting and replicate belong to a lower-numbered trial: this one trains nothing."""
+
+
+def _identity(t: FrozenTrial, n_params: int) -> tuple[str | None, bool]:
+    """A trial's run key, and whether it is still being set up (a running trial without all its parameters or its
+    replicate yet)."""
+    params = dict(t.system_attrs.get("fixed_params") or {}) or dict(t.params)
+    replicate = t.user_attrs.get("replicate")
+    if len(params) != n_params or replicate is None:
+        return None, t.state == TrialState.RUNNING
+    return trial_key(params, int(replicate)), False
+
+
+def _owner(trial: Trial, key: str, n_params: int, wait_s: float = 10.0) -> int | None:
+    """The lowest-numbered other trial that is queued, running or finished (not failed) with the run ``key``.
+
+    Two workers that queue the same run at the same instant both get a trial; the lower number trains it, the other
+    finds this owner and steps aside. A lower trial still being set up is waited for (at most ``wait_s``).
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        pending = False
+        for t in trial.study.get_trials(deepcopy=False):
+            if t.number >= trial.number or t.state == TrialState.FAIL:
+                continue
+            other, unsure = _identity(t, n_params)
+            if other == key:
+                return t.number
+            pending = pending or unsure
+        if not pending or time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
 def _start(trial: Trial, spec: StudySpec) -> tuple[dict[str, Any], int]:
-    """Read (or sample) the trial's setting and replicate; queue a new setting's other replicates."""
-    params = {p.name: _suggest(trial, p) for p in spec.parameters}
-    replicate = trial.user_attrs.get("replicate")
-    if replicate is None:  # a freshly sampled setting: run replicate 0 now, the others next
-        replicate = 0
+    """Read (or sample) the trial's setting and replicate; queue a new setting's other replicates.
+
+    Raises:
+        _DuplicateRunError: when a lower-numbered trial owns the same setting and replicate.
+    """
+    queued = trial.user_attrs.get("replicate")
+    fresh = queued is None  # a freshly sampled setting: run replicate 0 now, the others next
+    if fresh:
         trial.set_user_attr("replicate", 0)
+    replicate = 0 if queued is None else int(queued)
+    params = {p.name: _suggest(trial, p) for p in spec.parameters}
+    owner = _owner(trial, trial_key(params, replicate), len(spec.parameters))
+    if owner is not None:
+        trial.set_user_attr("duplicate_of", owner)
+        raise _DuplicateRunError(f"setting and replicate {replicate} belong to trial {owner}")
+    if fresh:
         for other in spec.replicates[1:]:
             trial.study.enqueue_trial(params, user_attrs={"replicate": other.index})
-    rep = spec.replicates[int(replicate)]
+    rep = spec.replicates[replicate]
     for key, value in {"host": socket.gethostname(), "pid": os.getpid(), "seed": rep.seed, "fold": rep.fold,
                        "setting": setting_label(params, spec.parameters)}.items():
         trial.set_user_attr(key, value)
-    return params, int(replicate)
+    return params, replicate
 
 
 def _describe(err: BaseException, limit: int = 2000) -> str:
@@ -263,7 +326,7 @@ def _describe(err: BaseException, limit: int = 2000) -> str:
 def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[Trial], float]:
     def objective(trial: Trial) -> float:
         started.append(trial.number)
-        params, replicate = _start(trial, spec)
+        params, replicate = _start(trial, spec)  # _DuplicateRunError: another worker's trial runs it
         trial_dir = out_dir / "trials" / f"{trial.number:04d}"
         trial.set_user_attr("trial_dir", str(trial_dir))
         files, overrides = trial_config(spec, params, replicate)
@@ -331,8 +394,12 @@ def run_study(
             break
         clock = time.perf_counter()
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=True)
-        ran += 1
         last = study.trials[started[-1]]
+        if "duplicate_of" in last.user_attrs:
+            print(f"study {spec.name}: trial {last.number} stepped aside, its run is trial "
+                  f"{last.user_attrs['duplicate_of']}'s (another worker queued it at the same time)", flush=True)
+            continue
+        ran += 1
         if last.state == TrialState.FAIL:
             failed.append(last.number)
         print(f"study {spec.name}: trial {last.number} ({last.user_attrs.get('setting')}, replicate "

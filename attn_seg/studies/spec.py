@@ -26,6 +26,9 @@ Paths (``bundle``, ``config_files``, files named by choices) are relative to the
 * ``{"choices": {LABEL: OPTION}}``: labelled options, each a dict of config overrides, a config file path, a
   list of paths, or a dict with ``"config_files"`` and further overrides;
 * ``{"key": ID, "low": A, "high": B, "log": bool, "int": bool}``: a range, for sampled studies only.
+
+``"reference"`` names the setting the paired statistics compare every other one with, a value per parameter
+(``{"network": "unet"}``); a grid's default is the first choice of every parameter.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +53,7 @@ _OBJECTIVES = ("last", "best")
 _TOP_KEYS = {
     "name", "bundle", "config_files", "overrides", "parameters", "seeds", "folds", "sampler", "n_settings",
     "sampler_seed", "epochs", "minutes", "metric", "direction", "objective", "pruner", "report_metrics",
-    "description",
+    "description", "reference",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -124,10 +127,21 @@ class StudySpec:
     pruner: Mapping[str, Any] | None = None
     report_metrics: tuple[str, ...] = ()
     description: str = ""
+    reference: Mapping[str, Any] | None = None
 
     def score(self, value: float) -> float:
         """``value`` oriented so that higher is better (negated when the study minimises)."""
         return value if self.direction == "maximize" else -value
+
+    @property
+    def reference_label(self) -> str | None:
+        """The label of the setting the paired statistics compare every other setting with: ``reference`` where
+        given, else (a grid) the first choice of every parameter; ``None`` for a sampled study without one."""
+        if self.reference is not None:
+            return setting_label(self.reference, self.parameters)
+        if self.sampler != "grid":
+            return None
+        return setting_label({p.name: p.choices[0].label for p in self.parameters}, self.parameters)
 
     @property
     def replicates(self) -> list[Replicate]:
@@ -220,6 +234,27 @@ def _optional_positive(where: str, value: Any, kind: type) -> Any:
     return kind(value)
 
 
+def _reference(where: str, value: Any, parameters: Sequence[Parameter]) -> dict[str, Any] | None:
+    """The reference setting: a value (choice label, or number of a range) for every parameter."""
+    if value is None:
+        return None
+    names = [p.name for p in parameters]
+    if not isinstance(value, Mapping) or set(value) != set(names):
+        raise _fail(where, f"must give a value for each parameter {names}, got {value!r}")
+    out: dict[str, Any] = {}
+    for p in parameters:
+        given = value[p.name]
+        if p.is_range:
+            if isinstance(given, bool) or not isinstance(given, int | float):
+                raise _fail(f"{where}.{p.name}", f"must be a number of the range, got {given!r}")
+            out[p.name] = int(given) if p.integer else float(given)
+        elif _label(given) in {c.label for c in p.choices}:
+            out[p.name] = _label(given)
+        else:
+            raise _fail(f"{where}.{p.name}", f"{given!r} is not one of {[c.label for c in p.choices]}")
+    return out
+
+
 def _check_search(spec: StudySpec, where: str) -> None:
     if spec.sampler == "grid":
         ranged = [p.name for p in spec.parameters if p.is_range]
@@ -283,6 +318,7 @@ def parse_study(data: Mapping[str, Any], where: str = "study") -> StudySpec:
         report_metrics=tuple(str(m) for m in data.get("report_metrics", [])),
         description=str(data.get("description", "")),
     )
+    spec = replace(spec, reference=_reference(f"{where}.reference", data.get("reference"), spec.parameters))
     _check_search(spec, where)
     return spec
 

@@ -17,6 +17,7 @@ from ignite.engine import Engine, Events
 from ignite.handlers import TimeLimit
 
 from attn_seg.engines import bundle_workflow
+from attn_seg.studies.case_scores import CaseScores
 
 __all__ = ["TrialOutcome", "read_history", "run_training"]
 
@@ -120,7 +121,7 @@ def run_training(
 
     The bundle's ``ckpt_dir`` and ``output_dir`` are set to ``trial_dir/models`` and ``trial_dir/eval``; the log
     goes to ``trial_dir/train.log``. The final weights are always validated, so the last history row with
-    ``metric`` scores them.
+    ``metric`` scores them, and ``trial_dir/eval/case_scores.csv`` holds their per-case values of ``metric``.
 
     Args:
         bundle: the bundle folder.
@@ -145,6 +146,7 @@ def run_training(
     validator = workflow.parser.get_parsed_content("validate#evaluator")
     pruning = _Pruning(trainer, metric, reporter)
     validator.add_event_handler(Events.COMPLETED, pruning)
+    CaseScores(metric, out / "eval").attach(validator)
     trainer.add_event_handler(Events.COMPLETED, _validate_last_epoch, validator, pruning)
     limit = TimeLimit(max(1, round(minutes * 60.0))) if minutes else None  # ignite counts whole seconds
     if limit is not None:

@@ -173,7 +173,10 @@ def test_report_and_pictures(
     assert "| network=" in text
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "two networks" in summary
-    assert summary.count("| network=") == 2
+    settings_table, paired = summary.split("## Paired against `network=unet`")
+    assert settings_table.count("| network=") == 2
+    assert "| network=attention | 1 |" in paired
+    assert "too few pairs" in paired
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {s["setting"] for s in data["settings"]} == {"network=unet", "network=attention"}
     for name in ("metric_by_setting.png", "validation_curves.png"):
@@ -182,3 +185,49 @@ def test_report_and_pictures(
     assert len(pictures) == 1
     assert main(["study", str(study_file), "-o", str(out), "--report-only"]) == 0
     assert open_study(load_study(study_file), storage_url(out)).trials[0].state == TrialState.COMPLETE
+
+
+def test_trials_score_each_validation_case_and_settings_are_paired(
+    make_study: Callable[..., Path], tmp_path: Path
+) -> None:
+    study_file = make_study(epochs=2, seeds=[0, 1])
+    spec = json.loads(study_file.read_text(encoding="utf-8"))
+    spec["overrides"]["val_fraction"] = 0.5  # 3 of the 6 cases
+    study_file.write_text(json.dumps(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out)]) == 0
+
+    with (out / "results.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    for row in rows:
+        with (Path(row["trial_dir"]) / "eval" / "case_scores.csv").open(encoding="utf-8") as f:
+            cases = list(csv.DictReader(f))
+        assert len(cases) == 3
+        scores = [float(c["val_mean_dice"]) for c in cases]
+        assert sum(scores) / 3 == pytest.approx(float(row["last_val_mean_dice"]), rel=1e-5)
+    with (out / "case_scores.csv").open(encoding="utf-8") as f:
+        case_rows = list(csv.DictReader(f))
+    assert len(case_rows) == 12
+    # the same seed validates the same cases whatever the setting
+    for seed in ("0", "1"):
+        names = {s: sorted(r["case"] for r in case_rows if r["seed"] == seed and r["setting"] == s)
+                 for s in ("network=unet", "network=attention")}
+        assert names["network=unet"] == names["network=attention"]
+
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "## Paired against `network=unet`" in summary  # the grid's first choice is the reference
+    with (out / "paired.csv").open(encoding="utf-8") as f:
+        (paired,) = list(csv.DictReader(f))
+    assert paired["setting"] == "network=attention"
+    assert paired["n_pairs"] == "6"
+    assert float(paired["ci_low"]) <= float(paired["mean_difference"]) <= float(paired["ci_high"])
+    by_key = {(r["seed"], r["case"], r["setting"]): float(r["val_mean_dice"]) for r in case_rows}
+    diffs = [by_key[(s, c, "network=attention")] - by_key[(s, c, "network=unet")]
+             for s, c, name in by_key if name == "network=unet"]
+    assert float(paired["mean_difference"]) == pytest.approx(sum(diffs) / 6)
+
+    # a finished study trains nothing when run again and rewrites the same tables
+    first = {n: (out / n).read_bytes() for n in ("summary.md", "paired.csv", "case_scores.csv", "results.csv")}
+    assert main(["study", str(study_file), "-o", str(out)]) == 0
+    assert {n: (out / n).read_bytes() for n in first} == first
