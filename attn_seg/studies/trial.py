@@ -63,6 +63,53 @@ class _Pruning:
             self.trainer.terminate()
 
 
+class _TimeLimit(TimeLimit):
+    """Ignite's ``TimeLimit`` that remembers whether it stopped the run."""
+
+    fired = False
+
+    def __call__(self, engine: Engine) -> None:
+        running = not engine.should_terminate
+        super().__call__(engine)
+        self.fired = self.fired or (running and bool(engine.should_terminate))
+
+
+class _FitToTime:
+    """Fit the run's epochs and its learning-rate schedule to a wall-time budget, after every epoch.
+
+    With ``e`` epochs done in ``t`` seconds, the run plans ``e + floor((budget - t) / (t / e))`` epochs: the trainer's
+    ``max_epochs`` and the length of a ``cosine`` (``WarmupCosineSchedule.t_total``) or ``poly``
+    (``PolynomialLR.total_iters``) schedule are set to it, so a network that is slower per epoch still ends its
+    schedule (a fully decayed rate) when the budget ends rather than being cut mid-schedule. The budget's
+    ``TimeLimit`` stays as the hard stop.
+    """
+
+    def __init__(self, trainer: Engine, scheduler: Any, seconds: float) -> None:
+        self.trainer = trainer
+        self.scheduler = scheduler
+        self.seconds = seconds
+        self.start = 0.0
+        self.planned: int | None = None
+
+    def attach(self) -> None:
+        self.trainer.add_event_handler(Events.STARTED, self._started)
+        self.trainer.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def _started(self, _: Engine) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, engine: Engine) -> None:
+        done = int(engine.state.epoch)
+        elapsed = time.perf_counter() - self.start
+        more = int(max(0.0, self.seconds - elapsed) * done // max(elapsed, 1e-9))  # epochs that fit at this pace
+        self.planned = max(done, min(int(engine.state.max_epochs or done), done + more))
+        engine.state.max_epochs = self.planned
+        if hasattr(self.scheduler, "t_total"):  # MONAI's WarmupCosineSchedule
+            self.scheduler.t_total = self.planned
+        elif hasattr(self.scheduler, "total_iters"):  # torch's PolynomialLR
+            self.scheduler.total_iters = self.planned
+
+
 def _loggers() -> list[logging.Logger]:
     """The root logger and every logger with its own handlers (MONAI's do not propagate), Optuna's aside."""
     named = [lg for name, lg in logging.root.manager.loggerDict.items()
@@ -130,8 +177,9 @@ def run_training(
         trial_dir: the trial's folder (created).
         metric: the validator metric reported to ``reporter``, e.g. ``"val_mean_dice"``.
         reporter: called after each validation; returning True stops training (pruned).
-        minutes: stop training after this wall time (ignite's ``TimeLimit``, whole seconds, at least 1); ``None``:
-            no limit.
+        minutes: the training's wall-time budget: the epochs and a ``cosine`` or ``poly`` schedule are fitted to it
+            after each epoch, and ignite's ``TimeLimit`` (whole seconds, at least 1) stops it there at the latest;
+            ``None``: no limit, the bundle's epochs.
 
     Returns:
         The outcome, with the history and the path of the best checkpoint.
@@ -148,15 +196,19 @@ def run_training(
     validator.add_event_handler(Events.COMPLETED, pruning)
     CaseScores(metric, out / "eval").attach(validator)
     trainer.add_event_handler(Events.COMPLETED, _validate_last_epoch, validator, pruning)
-    limit = TimeLimit(max(1, round(minutes * 60.0))) if minutes else None  # ignite counts whole seconds
+    limit = _TimeLimit(max(1, round(minutes * 60.0))) if minutes else None  # ignite counts whole seconds
+    fit = None
     if limit is not None:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, limit)
+        scheduler = workflow.parser.get_parsed_content("lr_scheduler") if "lr_scheduler" in workflow.parser else None
+        fit = _FitToTime(trainer, scheduler, float(limit.limit_sec))
+        fit.attach()
     with _log_to(out / "train.log"):  # again: initialising made loggers of its own (MONAI's StatsHandler)
         start = time.perf_counter()
         workflow.run()
         wall = time.perf_counter() - start
         workflow.finalize()
-    timed_out = limit is not None and wall >= limit.limit_sec
+    timed_out = limit is not None and limit.fired
     best = out / "models" / "model.pt"
     return TrialOutcome(
         pruned=pruning.pruned,

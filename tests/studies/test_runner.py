@@ -154,13 +154,27 @@ def test_pruned_and_timed_out_training(make_study: Callable[..., Path], tmp_path
     assert (pruned.pruned, pruned.epochs, steps) == (True, 2, [1, 2])
     assert (tmp_path / "pruned" / "train.log").stat().st_size > 0
 
-    limited = run_training(spec.bundle, files, {**overrides, "epochs": 10_000, "val_interval": 10_000},
-                           tmp_path / "limited", metric="val_mean_dice", minutes=1 / 60)
+    # 1 s against an epoch of 300 iterations: the time limit stops the first epoch
+    long_epoch = {**overrides, "epochs": 10_000, "val_interval": 10_000, "num_samples": 100}
+    limited = run_training(spec.bundle, files, long_epoch, tmp_path / "limited", metric="val_mean_dice",
+                           minutes=1 / 60)
     assert limited.timed_out
     assert not limited.pruned
-    assert 1 <= limited.epochs < 10_000
+    assert limited.epochs == 1
     # the final weights are validated although the interval was never reached
     assert [row["epoch"] for row in limited.history if "val_mean_dice" in row] == [limited.epochs]
+
+
+def test_wall_time_budget_fits_the_epochs_and_the_schedule(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    spec = load_study(make_study())
+    files, overrides = trial_config(spec, {"network": "attention"}, 0)
+    settings = {**overrides, "epochs": 10_000, "val_interval": 1, "scheduler_name": "cosine", "learning_rate": 0.01}
+    fitted = run_training(spec.bundle, files, settings, tmp_path / "fitted", metric="val_mean_dice", minutes=0.1)
+    assert 3 <= fitted.epochs < 10_000
+    rates = [row["lr"] for row in fitted.history if "lr" in row]
+    assert len(rates) == fitted.epochs
+    assert rates[0] > 0.005  # early: close to the initial 0.01
+    assert rates[-1] < 0.002  # the cosine schedule was fitted to the budget and has decayed by its end
 
 
 def test_report_and_pictures(
