@@ -11,7 +11,7 @@ other arm's final Dice; the final weights are then scored per class on the held-
 
 The peers: ``UNet`` with channels 16..256 and 2 residual units (its last stride is 1 so that the bundle's patch,
 40x56x40, passes its four down-samplings), ``AttentionUnet`` with our channels and strides
-(``benchmarks/configs/``). A killed run resumes from its checkpoint; a finished arm is not run again.
+(``configs/network/monai_*_3d.json``). A killed run resumes from its checkpoint; a finished arm is not run again.
 
 Usage::
 
@@ -44,8 +44,8 @@ TASK = "hippocampus"
 SEED = 0
 ARMS = {
     "attn_seg": None,
-    "monai_unet": ROOT / "benchmarks" / "configs" / "monai_unet.json",
-    "monai_attention_unet": ROOT / "benchmarks" / "configs" / "monai_attention_unet.json",
+    "monai_unet": ROOT / "configs" / "network" / "monai_unet_3d.json",
+    "monai_attention_unet": ROOT / "configs" / "network" / "monai_attention_unet_3d.json",
 }
 CHECKPOINTS_MIN = (10, 20, 40, 60)
 RESULTS = ROOT / "benchmarks" / "results" / "real_training_cpu"
