@@ -10,7 +10,8 @@ Variants (same data, split, patches, loss, optimiser, learning rate, seed; same 
 
 - ``ours``: the bundle as shipped (``attn_seg.networks.AttentionUNet``), in fp32 whatever its default precision;
 - ``ours_bf16``: the same under CPU bf16 autocast (``precision=bf16``);
-- ``monai_attention_unet``: ``network_def`` replaced by ``monai.networks.nets.AttentionUnet`` (fp32).
+- ``monai_attention_unet``: ``network_def`` replaced by ``monai.networks.nets.AttentionUnet`` (fp32);
+- ``monai_attention_unet_bf16``: the same under CPU bf16 autocast, like for like with ``ours_bf16``.
 
 Reported per run: training time to the target (validation excluded) in wall seconds and in the process's CPU
 seconds (less sensitive to other jobs on a shared machine), wall time to the target (validation included),
@@ -66,6 +67,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         }
     },
 }
+VARIANTS["monai_attention_unet_bf16"] = {**VARIANTS["monai_attention_unet"], "precision": "bf16"}
 QUICK = {"epochs": 2, "network_def#channels": [8, 16, 32, 64], "roi_size": [32, 32, 32]}
 
 
@@ -158,7 +160,8 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return {"error": runs[0].get("error", "failed")}
     keys = ("train_s", "train_cpu_s", "wall_s", "epochs", "data_share")
     med = {key: statistics.median(r[key] for r in ok) for key in keys}
-    return {**med, "reached": sum(r["reached"] for r in ok), "runs": len(ok),
+    spread = {f"train_s_{name}": f(r["train_s"] for r in ok) for name, f in (("min", min), ("max", max))}
+    return {**med, **spread, "reached": sum(r["reached"] for r in ok), "runs": len(ok),
             "best_dice": statistics.median(r["best_dice"] for r in ok)}
 
 
@@ -194,22 +197,25 @@ def _markdown(results: dict[str, Any]) -> str:
         f"Dice >= {meta['target']}, validation every epoch, at most {meta['max_epochs']} epochs; seeds "
         f"{meta['seeds']}; medians over seeds.",
         "",
-        "| variant | reached / runs | epochs | train time to target (s) | wall time incl. validation (s) "
-        "| train CPU s to target | data wait share | best Dice | train time vs MONAI AttU "
-        "| train CPU s vs MONAI AttU |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| variant | reached / runs | epochs | train time to target (s), median (min-max) "
+        "| wall time incl. validation (s) | train CPU s to target | data wait share | best Dice "
+        "| train time vs MONAI AttU fp32 | train CPU s vs MONAI AttU fp32 | train time vs MONAI AttU, same precision |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    monai = results["summary"].get("monai_attention_unet", {})
+    summary = results["summary"]
+    monai = summary.get("monai_attention_unet", {})
     base, base_cpu = monai.get("train_s"), monai.get("train_cpu_s")
-    for name, s in results["summary"].items():
+    for name, s in summary.items():
         if "error" in s:
-            lines.append(f"| {name} | error: {s['error']} |||||||||")
+            lines.append(f"| {name} | error: {s['error']} ||||||||||")
             continue
         ratio = f"{s['train_s'] / base:.2f}x" if base else "n/a"
         cpu_ratio = f"{s['train_cpu_s'] / base_cpu:.2f}x" if base_cpu else "n/a"
-        lines.append(f"| {name} | {s['reached']}/{s['runs']} | {s['epochs']:.0f} | {s['train_s']:.1f} | "
-                     f"{s['wall_s']:.1f} | {s['train_cpu_s']:.1f} | {100 * s['data_share']:.1f} % | "
-                     f"{s['best_dice']:.3f} | {ratio} | {cpu_ratio} |")
+        peer = summary.get("monai_attention_unet_bf16" if name.endswith("bf16") else "monai_attention_unet", {})
+        same = f"{s['train_s'] / peer['train_s']:.2f}x" if peer.get("train_s") else "n/a"
+        lines.append(f"| {name} | {s['reached']}/{s['runs']} | {s['epochs']:.0f} | {s['train_s']:.1f} "
+                     f"({s['train_s_min']:.1f}-{s['train_s_max']:.1f}) | {s['wall_s']:.1f} | {s['train_cpu_s']:.1f} | "
+                     f"{100 * s['data_share']:.1f} % | {s['best_dice']:.3f} | {ratio} | {cpu_ratio} | {same} |")
     for name, against in results.get("against_fp32", {}).items():
         if "error" in against:
             lines += ["", f"{name} against fp32: {against['error']}"]
