@@ -28,6 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from attn_seg.processes import pid_alive
+from attn_seg.studies.claims import DuplicateRunError, run_owner, trial_key
 from attn_seg.studies.spec import Parameter, StudySpec, setting_label
 from attn_seg.studies.trial import run_training
 
@@ -161,11 +162,6 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     return stale
 
 
-def trial_key(params: Mapping[str, Any], replicate: int) -> str:
-    """The identity of a run: its setting and replicate (a setting and replicate is run once)."""
-    return json.dumps({"params": dict(params), "replicate": replicate}, sort_keys=True)
-
-
 def _trial_params(t: FrozenTrial) -> dict[str, Any] | None:
     params = t.system_attrs.get("fixed_params") if t.state == TrialState.WAITING else t.params
     return dict(params) if params else None
@@ -250,46 +246,11 @@ def _objective_value(history: list[dict[str, Any]], spec: StudySpec) -> float:
     return max(values, key=spec.score)
 
 
-class _DuplicateRunError(Exception):
-    """The trial's setting and replicate belong to a lower-numbered trial: this one trains nothing."""
-
-
-def _identity(t: FrozenTrial, n_params: int) -> tuple[str | None, bool]:
-    """A trial's run key, and whether it is still being set up (a running trial without all its parameters or its
-    replicate yet)."""
-    params = dict(t.system_attrs.get("fixed_params") or {}) or dict(t.params)
-    replicate = t.user_attrs.get("replicate")
-    if len(params) != n_params or replicate is None:
-        return None, t.state == TrialState.RUNNING
-    return trial_key(params, int(replicate)), False
-
-
-def _owner(trial: Trial, key: str, n_params: int, wait_s: float = 10.0) -> int | None:
-    """The lowest-numbered other trial that is queued, running or finished (not failed) with the run ``key``.
-
-    Two workers that queue the same run at the same instant both get a trial; the lower number trains it, the other
-    finds this owner and steps aside. A lower trial still being set up is waited for (at most ``wait_s``).
-    """
-    deadline = time.monotonic() + wait_s
-    while True:
-        pending = False
-        for t in trial.study.get_trials(deepcopy=False):
-            if t.number >= trial.number or t.state == TrialState.FAIL:
-                continue
-            other, unsure = _identity(t, n_params)
-            if other == key:
-                return t.number
-            pending = pending or unsure
-        if not pending or time.monotonic() > deadline:
-            return None
-        time.sleep(0.2)
-
-
 def _start(trial: Trial, spec: StudySpec) -> tuple[dict[str, Any], int]:
     """Read (or sample) the trial's setting and replicate; queue a new setting's other replicates.
 
     Raises:
-        _DuplicateRunError: when a lower-numbered trial owns the same setting and replicate.
+        DuplicateRunError: when a lower-numbered trial owns the same setting and replicate.
     """
     queued = trial.user_attrs.get("replicate")
     fresh = queued is None  # a freshly sampled setting: run replicate 0 now, the others next
@@ -297,10 +258,10 @@ def _start(trial: Trial, spec: StudySpec) -> tuple[dict[str, Any], int]:
         trial.set_user_attr("replicate", 0)
     replicate = 0 if queued is None else int(queued)
     params = {p.name: _suggest(trial, p) for p in spec.parameters}
-    owner = _owner(trial, trial_key(params, replicate), len(spec.parameters))
+    owner = run_owner(trial, trial_key(params, replicate), len(spec.parameters))
     if owner is not None:
         trial.set_user_attr("duplicate_of", owner)
-        raise _DuplicateRunError(f"setting and replicate {replicate} belong to trial {owner}")
+        raise DuplicateRunError(f"setting and replicate {replicate} belong to trial {owner}")
     if fresh:
         for other in spec.replicates[1:]:
             trial.study.enqueue_trial(params, user_attrs={"replicate": other.index})
@@ -326,7 +287,7 @@ def _describe(err: BaseException, limit: int = 2000) -> str:
 def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[Trial], float]:
     def objective(trial: Trial) -> float:
         started.append(trial.number)
-        params, replicate = _start(trial, spec)  # _DuplicateRunError: another worker's trial runs it
+        params, replicate = _start(trial, spec)  # DuplicateRunError: another worker's trial runs it
         trial_dir = out_dir / "trials" / f"{trial.number:04d}"
         trial.set_user_attr("trial_dir", str(trial_dir))
         files, overrides = trial_config(spec, params, replicate)
