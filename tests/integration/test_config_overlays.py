@@ -18,9 +18,14 @@ OVERLAYS = sorted((REPO / "configs").rglob("*.json"))
 BUNDLES = ("attention_unet_3d_ct", "attention_unet_3d_mri", "attention_unet_2d", "attention_unet_hippocampus_mri",
            "attention_unet_polyp_2d")
 #: Overlays made for one kind of data; every other overlay applies to every bundle.
+_GREY_3D = ("attention_unet_3d_ct", "attention_unet_3d_mri", "attention_unet_hippocampus_mri")
 ONLY = {
     "datasets/msd_task09_spleen.json": ("attention_unet_3d_ct",),
     "datasets/isbi2012_em_2d.json": ("attention_unet_2d",),
+    "network/monai_unet_3d.json": _GREY_3D,
+    "network/monai_attention_unet_3d.json": _GREY_3D,
+    "network/monai_unet_2d_rgb.json": ("attention_unet_polyp_2d",),
+    "network/monai_attention_unet_2d_rgb.json": ("attention_unet_polyp_2d",),
 }
 CASES = [
     (bundle, overlay)
@@ -35,7 +40,9 @@ def _merged(bundle: str, overlay: Path) -> ConfigParser:
     parser = ConfigParser()
     parser.read_config([str(find_bundle(bundle) / "configs" / "train.json"), str(overlay)])
     dims = parser["network_def#spatial_dims"]
-    parser.update({"device": "$torch.device('cpu')", "network_def#channels": CHANNELS[dims]})
+    parser.update({"device": "$torch.device('cpu')"})
+    if "network_def" not in ConfigParser.load_config_file(str(overlay)):  # ours: small channels; a peer: as given
+        parser.update({"network_def#channels": CHANNELS[dims]})
     return parser
 
 
