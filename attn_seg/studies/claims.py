@@ -16,12 +16,18 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-__all__ = ["DuplicateRunError", "run_owner", "trial_key"]
+__all__ = ["DuplicateRunError", "run_owner", "trial_key", "trial_params"]
 
 
 def trial_key(params: Mapping[str, Any], replicate: int) -> str:
     """The identity of a run: its setting and replicate (a setting and replicate is run once)."""
     return json.dumps({"params": dict(params), "replicate": replicate}, sort_keys=True)
+
+
+def trial_params(t: FrozenTrial) -> dict[str, Any] | None:
+    """A trial's setting: the parameters it was queued with, else those it has suggested so far (``None``: none)."""
+    params = t.system_attrs.get("fixed_params") or t.params
+    return dict(params) if params else None
 
 
 class DuplicateRunError(Exception):
@@ -31,7 +37,7 @@ class DuplicateRunError(Exception):
 def _identity(t: FrozenTrial, n_params: int) -> tuple[str | None, bool]:
     """A trial's run key, and whether it is still being set up (a running trial without all its parameters or its
     replicate yet)."""
-    params = dict(t.system_attrs.get("fixed_params") or {}) or dict(t.params)
+    params = trial_params(t) or {}
     replicate = t.user_attrs.get("replicate")
     if len(params) != n_params or replicate is None:
         return None, t.state == TrialState.RUNNING

@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from attn_seg.files import atomic_write_text
 from attn_seg.studies.case_scores import read_case_scores
-from attn_seg.studies.runner import trial_key
+from attn_seg.studies.claims import trial_key
 from attn_seg.studies.spec import StudySpec
 from attn_seg.studies.stats import PairedComparison, compare_paired
 from attn_seg.studies.trial import read_history
@@ -114,6 +114,7 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
     lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all.",
               *_paired_markdown(comparisons, spec)]
     return "\n".join(lines) + "\n"
+
 
 _CASE_COLUMNS = ("trial", "setting", "replicate", "seed", "fold", "case")
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import optuna
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.trial import Trial, TrialState
 
 from attn_seg.processes import pid_alive
-from attn_seg.studies.claims import DuplicateRunError, run_owner, trial_key
+from attn_seg.studies.claims import DuplicateRunError, run_owner, trial_key, trial_params
 from attn_seg.studies.spec import Parameter, StudySpec, setting_label
 from attn_seg.studies.trial import run_training
 
@@ -105,15 +105,16 @@ def _rdb_storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     both create Optuna's tables; the loser's ``CREATE`` fails on the winner's, and it tries again (finding them)."""
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-    for attempt in range(attempts):
+    def create() -> optuna.storages.RDBStorage:
+        with _quiet_experimental():
+            return optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
+
+    for attempt in range(1, attempts):
         try:
-            with _quiet_experimental():
-                return optuna.storages.RDBStorage(url, heartbeat_interval=_HEARTBEAT_S, grace_period=_GRACE_S)
+            return create()
         except (IntegrityError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(0.5 * attempt)
+    return create()  # the last attempt raises what it meets
 
 
 def open_study(spec: StudySpec, url: str) -> optuna.Study:
@@ -162,11 +163,6 @@ def recover_stale_trials(study: optuna.Study) -> list[int]:
     return stale
 
 
-def _trial_params(t: FrozenTrial) -> dict[str, Any] | None:
-    params = t.system_attrs.get("fixed_params") if t.state == TrialState.WAITING else t.params
-    return dict(params) if params else None
-
-
 def _progress(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[set[str], set[str], list[dict]]:
     """Keys done and busy (running or queued), and the distinct settings seen.
 
@@ -177,7 +173,7 @@ def _progress(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[
     busy: set[str] = set()
     settings: dict[str, dict] = {}
     for t in study.get_trials(deepcopy=False):
-        params, replicate = _trial_params(t), t.user_attrs.get("replicate")
+        params, replicate = trial_params(t), t.user_attrs.get("replicate")
         if params is None or len(params) != len(spec.parameters):
             continue
         settings.setdefault(json.dumps(params, sort_keys=True), params)
