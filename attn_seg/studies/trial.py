@@ -89,7 +89,6 @@ class _FitToTime:
         self.scheduler = scheduler
         self.seconds = seconds
         self.start = 0.0
-        self.planned: int | None = None
 
     def attach(self) -> None:
         self.trainer.add_event_handler(Events.STARTED, self._started)
@@ -102,12 +101,12 @@ class _FitToTime:
         done = int(engine.state.epoch)
         elapsed = time.perf_counter() - self.start
         more = int(max(0.0, self.seconds - elapsed) * done // max(elapsed, 1e-9))  # epochs that fit at this pace
-        self.planned = max(done, min(int(engine.state.max_epochs or done), done + more))
-        engine.state.max_epochs = self.planned
+        planned = max(done, min(int(engine.state.max_epochs or done), done + more))
+        engine.state.max_epochs = planned
         if hasattr(self.scheduler, "t_total"):  # MONAI's WarmupCosineSchedule
-            self.scheduler.t_total = self.planned
+            self.scheduler.t_total = planned
         elif hasattr(self.scheduler, "total_iters"):  # torch's PolynomialLR
-            self.scheduler.total_iters = self.planned
+            self.scheduler.total_iters = planned
 
 
 def _loggers() -> list[logging.Logger]:
@@ -197,12 +196,10 @@ def run_training(
     CaseScores(metric, out / "eval").attach(validator)
     trainer.add_event_handler(Events.COMPLETED, _validate_last_epoch, validator, pruning)
     limit = _TimeLimit(max(1, round(minutes * 60.0))) if minutes else None  # ignite counts whole seconds
-    fit = None
     if limit is not None:
         trainer.add_event_handler(Events.ITERATION_COMPLETED, limit)
         scheduler = workflow.parser.get_parsed_content("lr_scheduler") if "lr_scheduler" in workflow.parser else None
-        fit = _FitToTime(trainer, scheduler, float(limit.limit_sec))
-        fit.attach()
+        _FitToTime(trainer, scheduler, float(limit.limit_sec)).attach()
     with _log_to(out / "train.log"):  # again: initialising made loggers of its own (MONAI's StatsHandler)
         start = time.perf_counter()
         workflow.run()
