@@ -5,9 +5,9 @@ Each arm is the hippocampus bundle trained through MONAI's bundle runner (``pyth
 on the seed-0 split (160 training, 40 held-out cases), one arm after the other on a quiet machine. The bundle
 validates on the 40 held-out cases every ``val_interval`` epochs; each validation's mean Dice is put on the clock
 of its run (the log's time stamps, from the run's first line: data caching included). From those curves the script
-reports the Dice each arm had reached after 10, 20, 40 and 60 minutes and the minutes each needed to reach every
-other arm's final Dice; the final weights are then scored per class on the held-out cases by the bundle's
-``evaluate.json``.
+reports the Dice each arm had reached after 10, 20, 40 and 60 minutes (a run that ended earlier keeps its final
+Dice) and the minutes each needed to reach every other arm's final Dice; the bundle's ``models/model.pt`` (the best
+validation epoch's weights, chosen on these same held-out cases) is then scored per class by its ``evaluate.json``.
 
 The peers: ``UNet`` with channels 16..256 and 2 residual units (its last stride is 1 so that the bundle's patch,
 40x56x40, passes its four down-samplings), ``AttentionUnet`` with our channels and strides
@@ -137,13 +137,15 @@ def _fmt(value: float | None, spec: str) -> str:
 def _report(results: dict[str, dict[str, Any]]) -> str:
     arms = list(results)
     lines = ["| network | " + " | ".join(f"Dice @ {m} min" for m in CHECKPOINTS_MIN)
-             + " | training min | final val Dice | held-out Dice per class |",
-             "|---|" + "---|" * (len(CHECKPOINTS_MIN) + 3)]
+             + " | training min | vs attn_seg | final val Dice | held-out Dice per class |",
+             "|---|" + "---|" * (len(CHECKPOINTS_MIN) + 4)]
+    ours = results.get("attn_seg", {}).get("minutes")
     for arm, r in results.items():
         cells = [_fmt(r["at_minutes"][str(m)], ".3f") for m in CHECKPOINTS_MIN]
         classes = ", ".join(f"{n} {s['dice_mean']:.3f}" for n, s in r["held_out"].items())
-        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {r['minutes']:.1f} | {r['final_val_dice']:.3f} | "
-                     f"{classes} |")
+        ratio = f"{r['minutes'] / ours:.2f}x" if ours else "-"
+        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {r['minutes']:.1f} | {ratio} | "
+                     f"{r['final_val_dice']:.3f} | {classes} |")
     lines += ["", "Minutes each network needed to reach the other's final validation Dice:", "",
               "| network | " + " | ".join(f"to {a}'s {results[a]['final_val_dice']:.3f}" for a in arms) + " |",
               "|---|" + "---|" * len(arms)]
