@@ -49,7 +49,7 @@ def _row(t: FrozenTrial, spec: StudySpec) -> dict[str, Any]:
     row: dict[str, Any] = {"trial": t.number, "state": t.state.name.lower(), "setting": attrs.get("setting")}
     row.update({p.name: t.params.get(p.name) for p in spec.parameters})
     row.update(replicate=attrs.get("replicate"), seed=attrs.get("seed"), fold=attrs.get("fold"), value=t.value)
-    row.update({k: attrs.get(k) for k in ("epochs", "wall_s", "timed_out", "checkpoint", "trial_dir")})
+    row.update({k: attrs.get(k) for k in ("epochs", "wall_s", "timed_out", "machine", "checkpoint", "trial_dir")})
     history = read_history(Path(str(attrs.get("trial_dir", ""))) / "eval") if attrs.get("trial_dir") else []
     row.update(_metrics(history, spec))
     return row
@@ -111,9 +111,20 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
         cells.append(f"{e['wall_min']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     total = sum(float(r.get("wall_s") or 0.0) for r in rows) / 60.0
-    lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all.",
+    lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all.", *_machines_markdown(rows, spec),
               *_paired_markdown(comparisons, spec)]
     return "\n".join(lines) + "\n"
+
+
+def _machines_markdown(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> list[str]:
+    """A warning when the trials ran on more than one machine and the budget is wall time (not comparable)."""
+    machines = sorted({str(r["machine"]) for r in rows if r.get("machine")})
+    if len(machines) < 2:
+        return [f"Machine: {machines[0]}."] if machines else []
+    note = (" The budget is wall time, so settings trained on different machines are not compared at equal compute."
+            if spec.minutes else "")
+    return [f"**Trials ran on {len(machines)} machines** ({'; '.join(machines)}; column `machine` of "
+            f"results.csv).{note}"]
 
 
 _CASE_COLUMNS = ("trial", "setting", "replicate", "seed", "fold", "case")

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import optuna
+import torch
 from optuna.trial import Trial, TrialState
 
+from attn_seg.engines.precision import cpu_model
 from attn_seg.processes import pid_alive
 from attn_seg.studies.claims import DuplicateRunError, run_owner, trial_key, trial_params
 from attn_seg.studies.spec import Parameter, StudySpec, setting_label
@@ -280,6 +282,15 @@ def _describe(err: BaseException, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[: limit // 2] + " ... " + text[-limit // 2:]
 
 
+def machine_name() -> str:
+    """What a trial ran on: the CPU model, and the GPU's name where one is used. Trials with a ``minutes`` budget
+    are comparable only on the same machine, and a resumed study may continue on another."""
+    name = cpu_model()
+    if torch.cuda.is_available():
+        name += f" + {torch.cuda.get_device_name(0)}"
+    return name
+
+
 def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[Trial], float]:
     def objective(trial: Trial) -> float:
         started.append(trial.number)
@@ -303,7 +314,8 @@ def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[
             trial.set_user_attr("error", _describe(err))
             raise
         for key, attr in {"epochs": outcome.epochs, "wall_s": round(outcome.wall_s, 2),
-                          "checkpoint": outcome.checkpoint, "timed_out": outcome.timed_out}.items():
+                          "checkpoint": outcome.checkpoint, "timed_out": outcome.timed_out,
+                          "machine": machine_name()}.items():
             trial.set_user_attr(key, attr)
         if outcome.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {outcome.epochs}")

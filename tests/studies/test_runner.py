@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 from optuna.trial import TrialState
 
 from attn_seg.cli import main
+from attn_seg.engines.precision import cpu_model
 from attn_seg.studies import load_study, open_study, run_study, run_training, storage_url, trial_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,6 +201,24 @@ def test_report_and_pictures(
     assert len(pictures) == 1
     assert main(["study", str(study_file), "-o", str(out), "--report-only"]) == 0
     assert open_study(load_study(study_file), storage_url(out)).trials[0].state == TrialState.COMPLETE
+
+
+def test_each_trial_records_its_machine_and_mixed_machines_are_flagged(
+    make_study: Callable[..., Path], tmp_path: Path
+) -> None:
+    study_file, out = make_study(epochs=1), tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out)]) == 0
+    with (out / "results.csv").open(encoding="utf-8") as f:
+        assert {row["machine"] for row in csv.DictReader(f)} == {cpu_model()}
+    assert f"Machine: {cpu_model()}." in (out / "summary.md").read_text(encoding="utf-8")
+
+    # the study resumed on another machine: its second trial's record says so
+    with sqlite3.connect(out / "study.db") as db:
+        db.execute("UPDATE trial_user_attributes SET value_json = ? WHERE key = 'machine' AND trial_id = "
+                   "(SELECT MAX(trial_id) FROM trials)", (json.dumps("Other CPU"),))
+    assert main(["study", str(study_file), "-o", str(out), "--report-only"]) == 0
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"**Trials ran on 2 machines** ({'; '.join(sorted([cpu_model(), 'Other CPU']))};" in summary
 
 
 def test_trials_score_each_validation_case_and_settings_are_paired(
