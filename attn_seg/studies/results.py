@@ -117,7 +117,8 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
 
 
 def _machines_markdown(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> list[str]:
-    """A warning when the trials ran on more than one machine and the budget is wall time (not comparable)."""
+    """The machine the trials ran on, or a warning naming them all when there were several (with a wall-time
+    budget, settings trained on different machines are not compared at equal compute)."""
     machines = sorted({str(r["machine"]) for r in rows if r.get("machine")})
     if len(machines) < 2:
         return [f"Machine: {machines[0]}."] if machines else []
