@@ -26,8 +26,12 @@ Usage::
     python benchmarks/bench_training.py --variants ours ours_bf16 --seeds 0 1 2 --full --max-epochs 40
 
 ``--full`` trains every run for all ``--max-epochs`` (no stop at the target) and compares each variant with
-``ours`` (fp32) seed by seed: final validation Dice (the last epoch's) and the training time to reach the fp32
-run's final Dice (the first epoch at or above it) over fp32's own time to it.
+``ours`` (fp32) seed by seed: final validation Dice and the training time to reach the fp32 run's final Dice (the
+first epoch at or above it) over fp32's own time to it. With ``--final-window K`` the final Dice is the mean of the
+last K validations, and the time to it is the first epoch whose mean over its last K validations reaches it, so
+that one lucky or unlucky validation decides neither. ``--val-cases N`` validates on N cases (written on top of
+the ``--cases`` training cases) instead of a fifth of ``--cases``: a few synthetic cases swing the Dice by tenths
+from one epoch to the next.
 
 Results go to ``benchmarks/results/training_<device>[_quick].json`` and ``.md``.
 """
@@ -165,20 +169,31 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "best_dice": statistics.median(r["best_dice"] for r in ok)}
 
 
+def _smoothed(curve: list[dict[str, float]], window: int) -> list[dict[str, float]]:
+    """The curve with each validation's Dice replaced by the mean over it and the ``window - 1`` before it (fewer
+    at the start)."""
+    dice = [row["dice"] for row in curve]
+    return [{**row, "dice": statistics.fmean(dice[max(0, i + 1 - window):i + 1])} for i, row in enumerate(curve)]
+
+
 def _time_to(curve: list[dict[str, float]], dice: float) -> float:
     """Training seconds to the first validation at or above ``dice`` (inf when never reached)."""
     return next((row["train_s"] for row in curve if row["dice"] >= dice), float("inf"))
 
 
-def _against_fp32(fp32: list[dict[str, Any]], runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
-    """Seed by seed against the fp32 run: final Dice gap and training time to the fp32 run's final Dice."""
+def _against_fp32(
+    fp32: list[dict[str, Any]], runs: list[dict[str, Any]], seeds: list[int], window: int = 1
+) -> dict[str, Any]:
+    """Seed by seed against the fp32 run: final Dice gap and training time to the fp32 run's final Dice, both on
+    the curves averaged over ``window`` validations."""
     rows = []
     for seed, base, run in zip(seeds, fp32, runs, strict=True):
         if "error" in base or "error" in run:
             continue
-        goal = base["final_dice"]
-        rows.append({"seed": seed, "fp32_final": goal, "final": run["final_dice"], "gap": run["final_dice"] - goal,
-                      "time_ratio": _time_to(run["curve"], goal) / _time_to(base["curve"], goal),
+        base_curve, curve = _smoothed(base["curve"], window), _smoothed(run["curve"], window)
+        goal, final = base_curve[-1]["dice"], curve[-1]["dice"]
+        rows.append({"seed": seed, "fp32_final": goal, "final": final, "gap": final - goal,
+                      "time_ratio": _time_to(curve, goal) / _time_to(base_curve, goal),
                       "epoch_ratio": run["train_s"] / run["epochs"] / (base["train_s"] / base["epochs"])})
     if not rows:
         return {"error": "no pair of runs finished"}
@@ -220,13 +235,18 @@ def _markdown(results: dict[str, Any]) -> str:
         if "error" in against:
             lines += ["", f"{name} against fp32: {against['error']}"]
             continue
-        lines += ["", f"{name} against `ours` (fp32), all {meta['max_epochs']} epochs, seed by seed:", "",
+        window = meta.get("final_window", 1)
+        final = "final Dice" if window == 1 else f"final Dice (mean of the last {window} validations)"
+        lines += ["", f"{name} against `ours` (fp32), all {meta['max_epochs']} epochs, seed by seed; {final}:", "",
                   "| seed | fp32 final Dice | final Dice | gap | time to fp32's final Dice vs fp32 "
                   "| epoch time vs fp32 |", "|---|---|---|---|---|---|"]
         for row in against["seeds"]:
+            ratio = f"{row['time_ratio']:.2f}x" if row["time_ratio"] != float("inf") else "not reached"
             lines.append(f"| {row['seed']} | {row['fp32_final']:.3f} | {row['final']:.3f} | {row['gap']:+.3f} | "
-                         f"{row['time_ratio']:.2f}x | {row['epoch_ratio']:.2f}x |")
-        lines.append(f"| all | | | mean {against['mean_gap']:+.3f} | median {against['median_time_ratio']:.2f}x | "
+                         f"{ratio} | {row['epoch_ratio']:.2f}x |")
+        median = against["median_time_ratio"]
+        shown = f"median {median:.2f}x" if median != float("inf") else "median: not reached"
+        lines.append(f"| all | | | mean {against['mean_gap']:+.3f} | {shown} | "
                      f"median {against['median_epoch_ratio']:.2f}x |")
     return "\n".join(lines) + "\n"
 
@@ -238,11 +258,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="bench_training_"))
     data = work / "data"
-    write_synthetic_dataset(data, spec=SyntheticSpec(), num_cases=args.cases, num_test=0, seed=args.data_seed)
+    val_cases = args.val_cases if args.val_cases is not None else max(1, round(args.cases * 0.2))
+    total = args.cases + val_cases if args.val_cases is not None else args.cases
+    split = {"val_fraction": val_cases / total} if args.val_cases is not None else {}
+    write_synthetic_dataset(data, spec=SyntheticSpec(), num_cases=total, num_test=0, seed=args.data_seed)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in args.variants}
     for seed in args.seeds:
         for name in args.variants:
-            overrides = {**VARIANTS[name], **(QUICK if args.quick else {})}
+            overrides = {**VARIANTS[name], **split, **(QUICK if args.quick else {})}
             spec = {"data": str(data), "seed": seed, "threads": args.threads, "target": args.target,
                     "max_epochs": QUICK["epochs"] if args.quick else args.max_epochs, "overrides": overrides,
                     "full": args.full}
@@ -251,16 +274,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shown = {k: v for k, v in result.items() if k != "curve"}
             print(json.dumps({"variant": name, "seed": seed, **shown}), flush=True)
     shutil.rmtree(work, ignore_errors=True)
-    val_cases = max(1, round(args.cases * 0.2))
     machine = f"{cpu_model()}, {platform.machine()} ({platform.platform()})"
     meta = {"device": "cpu", "threads": args.threads, "platform": machine,
-            "torch": torch.__version__, "cases": args.cases, "data_seed": args.data_seed,
-            "train_cases": args.cases - val_cases, "val_cases": val_cases, "target": args.target,
-            "max_epochs": args.max_epochs, "seeds": args.seeds, "full": args.full}
+            "torch": torch.__version__, "cases": total, "data_seed": args.data_seed,
+            "train_cases": total - val_cases, "val_cases": val_cases, "target": args.target,
+            "max_epochs": QUICK["epochs"] if args.quick else args.max_epochs, "seeds": args.seeds, "full": args.full,
+            "final_window": args.final_window}
     results = {"meta": meta, "runs": runs, "summary": {name: _summary(r) for name, r in runs.items()}}
     if args.full and "ours" in runs:
         others = {name: r for name, r in runs.items() if name != "ours"}
-        results["against_fp32"] = {name: _against_fp32(runs["ours"], r, args.seeds) for name, r in others.items()}
+        results["against_fp32"] = {name: _against_fp32(runs["ours"], r, args.seeds, args.final_window)
+                                   for name, r in others.items()}
     return results
 
 
@@ -269,7 +293,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--cases", type=int, default=16, help="synthetic cases (a fifth validate)")
+    parser.add_argument("--cases", type=int, default=16,
+                        help="synthetic cases (a fifth of them validate unless --val-cases is given)")
+    parser.add_argument("--val-cases", type=int, default=None,
+                        help="validation cases written on top of the --cases training cases")
+    parser.add_argument("--final-window", type=int, default=1,
+                        help="--full: the final Dice is the mean of this many last validations")
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=0.90, help="validation mean Dice to reach")
     parser.add_argument("--max-epochs", type=int, default=60)
@@ -279,6 +308,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for name in ("cases", "val_cases", "final_window"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return
