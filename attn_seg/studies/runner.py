@@ -194,14 +194,21 @@ def _grid(parameters: tuple[Parameter, ...]) -> list[dict[str, Any]]:
 
 
 def _next_work(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[tuple[dict, int] | None, bool]:
-    """The next (setting, replicate) to queue, and whether a new setting may still be sampled."""
+    """The next (setting, replicate) to queue, and whether a new setting may still be sampled.
+
+    A grid study goes replicate by replicate (every setting on seed 0, then every setting on seed 1, ...), so that
+    a study stopped part-way, or spread over several sessions, already holds complete paired replicates; a
+    sampled study finishes each sampled setting's replicates first.
+    """
     done, busy, seen = _progress(study, spec, retry_before)
-    settings = _grid(spec.parameters) if spec.sampler == "grid" else seen
-    for params in settings:
-        for replicate in spec.replicates:
-            key = trial_key(params, replicate.index)
-            if key not in done and key not in busy:
-                return (params, replicate.index), False
+    if spec.sampler == "grid":
+        order = [(params, rep) for rep in spec.replicates for params in _grid(spec.parameters)]
+    else:
+        order = [(params, rep) for params in seen for rep in spec.replicates]
+    for params, replicate in order:
+        key = trial_key(params, replicate.index)
+        if key not in done and key not in busy:
+            return (params, replicate.index), False
     return None, spec.sampler != "grid" and len(seen) < (spec.n_settings or 0)
 
 

@@ -142,6 +142,16 @@ def test_max_trials_stops_early_and_counts_what_is_left(make_study: Callable[...
     assert (run.ran, run.failed, run.remaining) == (1, [], 3)
 
 
+def test_grid_study_runs_every_setting_on_a_replicate_before_the_next(
+    make_study: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Stopped after two trials, a 2-setting x 2-seed grid holds both settings on seed 0: one paired replicate."""
+    out = tmp_path / "out"
+    run_study(load_study(make_study(epochs=1, seeds=[0, 1])), out, max_trials=2)
+    done = [(t.params["network"], t.user_attrs["seed"]) for t in _trials(out) if t.state == TrialState.COMPLETE]
+    assert sorted(done) == [("attention", 0), ("unet", 0)]
+
+
 def test_pruned_and_timed_out_training(make_study: Callable[..., Path], tmp_path: Path) -> None:
     spec = load_study(make_study(epochs=6))
     files, overrides = trial_config(spec, {"network": "attention"}, 0)
