@@ -25,8 +25,10 @@ Usage::
     python benchmarks/bench_networks.py --device cuda    # on a GPU
     python benchmarks/bench_networks.py --ablation       # also ours with each speed choice undone (3D)
     python benchmarks/bench_networks.py --compile        # also training steps under torch.compile (3D)
+    python benchmarks/bench_networks.py --configs hippocampus --compile hippocampus   # ... at the MRI bundle's size
 
-``--compile`` adds ``ours_compiled`` and ``monai_attention_unet_compiled``: the same models wrapped in
+``--compile [CONFIG ...]`` (alone: the ``3d`` config) adds ``ours_compiled`` and ``monai_attention_unet_compiled``
+to those configs: the same models wrapped in
 ``torch.compile(dynamic=False)`` (inductor: fused norm, activation and element-wise kernels) for the training step
 only, as ``SupervisedTrainer(compile=True)`` runs them; the inference forward stays eager (``attn-seg predict``
 does not compile). The untimed warm-up step includes the compilation; its time is reported as "1st step".
@@ -316,7 +318,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             config["shape"] = (QUICK_SIZE,) * config["spatial_dims"]
         for precision in args.precisions:
             models = MODELS + (list(ABLATIONS) if args.ablation and config_name == "3d" and precision == "fp32" else [])
-            compiled = COMPILED if args.compile and config_name == "3d" else []
+            compiled = COMPILED if config_name in (args.compile or []) else []
             by_mode = {
                 "forward": _measure(args, config, models, precision, "forward"),
                 "train": _measure(args, config, models + compiled, precision, "train"),
@@ -364,11 +366,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, choices=list(CONFIGS))
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
     parser.add_argument("--ablation", action="store_true", help="also ours with each speed choice undone")
-    parser.add_argument("--compile", action="store_true", help="also training steps under torch.compile (3D)")
+    parser.add_argument("--compile", nargs="*", choices=list(CONFIGS), default=None, metavar="CONFIG",
+                        help="also training steps under torch.compile, for these configs (alone: 3d)")
     parser.add_argument("--stem", default=None, help="results file name (default networks_<device>[_quick])")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.compile == []:  # --compile alone
+        args.compile = ["3d"]
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return

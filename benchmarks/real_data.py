@@ -36,7 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-TASKS = {
+TASKS: dict[str, dict[str, Any]] = {
     "hippocampus": {"bundle": "attention_unet_hippocampus_mri", "data": SHARED / "msd_task04_hippocampus"},
     "polyp": {"bundle": "attention_unet_polyp_2d", "data": SHARED / "kvasir_seg"},
 }

@@ -45,9 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="network precision (default: auto, "
                    "bf16 on CPUs with a native bf16 unit (AVX512-BF16, AMX) and on GPUs that have it, fp16 on "
                    "other GPUs, else fp32)")
-    p.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES", type=options.tta_axes,
-                   help="flip test-time augmentation over every combination of the given spatial axes "
-                   "(comma-separated, e.g. 0,1; alone: all axes; 2**n passes)")
+    tta = p.add_mutually_exclusive_group()
+    tta.add_argument("--tta", nargs="?", const="all", default=None, metavar="AXES", type=options.tta_axes,
+                     help="flip test-time augmentation over every combination of the given spatial axes "
+                     "(comma-separated, e.g. 0,1; alone: all axes; 2**n passes; default: the bundle's tta_axes)")
+    tta.add_argument("--no-tta", dest="tta", action="store_const", const=[],
+                     help="no test-time augmentation, whatever the bundle's default (the polyp bundle flips both axes)")
     p.add_argument("--sw-batch-size", type=options.positive_int, default=None,
                    help="windows per network call (default: bundle)")
     p.add_argument("--overlap", type=options.fraction, default=None, help="window overlap in [0, 1) (default: bundle)")

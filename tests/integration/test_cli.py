@@ -158,6 +158,19 @@ def test_tta_in_brackets_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen[0].overrides == [("overlap", 0.25)]
 
 
+def test_no_tta_turns_the_bundle_default_off_and_excludes_tta(monkeypatch: pytest.MonkeyPatch) -> None:
+    from attn_seg.cli import main, predict
+
+    seen: list[argparse.Namespace] = []
+    monkeypatch.setattr(predict, "run", lambda args: seen.append(args) or 0)
+    assert main([*_PREDICT, "--no-tta"]) == 0
+    assert seen[0].tta == []
+    assert predict._overrides(seen[0], Path("y"), "cpu")["tta_axes"] == []
+    with pytest.raises(SystemExit) as raised:
+        main([*_PREDICT, "--no-tta", "--tta", "0"])
+    assert raised.value.code == 2
+
+
 def test_evaluate_classes_are_read_when_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     from attn_seg.cli import evaluate, main
 
