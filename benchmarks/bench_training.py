@@ -202,6 +202,11 @@ def _against_fp32(
             "median_epoch_ratio": statistics.median(r["epoch_ratio"] for r in rows)}
 
 
+def _ratio(value: float) -> str:
+    """A time ratio as ``0.52x``; ``not reached`` when the run never got there (inf)."""
+    return f"{value:.2f}x" if value != float("inf") else "not reached"
+
+
 def _markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
     lines = [
@@ -241,12 +246,9 @@ def _markdown(results: dict[str, Any]) -> str:
                   "| seed | fp32 final Dice | final Dice | gap | time to fp32's final Dice vs fp32 "
                   "| epoch time vs fp32 |", "|---|---|---|---|---|---|"]
         for row in against["seeds"]:
-            ratio = f"{row['time_ratio']:.2f}x" if row["time_ratio"] != float("inf") else "not reached"
             lines.append(f"| {row['seed']} | {row['fp32_final']:.3f} | {row['final']:.3f} | {row['gap']:+.3f} | "
-                         f"{ratio} | {row['epoch_ratio']:.2f}x |")
-        median = against["median_time_ratio"]
-        shown = f"median {median:.2f}x" if median != float("inf") else "median: not reached"
-        lines.append(f"| all | | | mean {against['mean_gap']:+.3f} | {shown} | "
+                         f"{_ratio(row['time_ratio'])} | {row['epoch_ratio']:.2f}x |")
+        lines.append(f"| all | | | mean {against['mean_gap']:+.3f} | median {_ratio(against['median_time_ratio'])} | "
                      f"median {against['median_epoch_ratio']:.2f}x |")
     return "\n".join(lines) + "\n"
 
@@ -258,9 +260,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="bench_training_"))
     data = work / "data"
-    val_cases = args.val_cases if args.val_cases is not None else max(1, round(args.cases * 0.2))
-    total = args.cases + val_cases if args.val_cases is not None else args.cases
-    split = {"val_fraction": val_cases / total} if args.val_cases is not None else {}
+    if args.val_cases is None:  # a fifth of --cases validate (the bundle's val_fraction)
+        total, val_cases, split = args.cases, max(1, round(args.cases * 0.2)), {}
+    else:
+        total, val_cases = args.cases + args.val_cases, args.val_cases
+        split = {"val_fraction": val_cases / total}
     write_synthetic_dataset(data, spec=SyntheticSpec(), num_cases=total, num_test=0, seed=args.data_seed)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in args.variants}
     for seed in args.seeds:

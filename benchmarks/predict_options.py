@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from attn_seg.data import load_cases, split_datalist
-from attn_seg.evaluation import case_metrics
+from attn_seg.evaluation import case_metrics, class_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -74,8 +74,7 @@ def _polyp_dice(out: Path, masks: list[Path]) -> dict[int, float]:
     for mask in masks:
         truth = np.asarray(Image.open(mask).convert("L")) >= 128
         pred = np.asarray(Image.open(out / "png" / f"{mask.stem}_seg.png")) == 255
-        total = int(pred.sum() + truth.sum())
-        scores.append(1.0 if total == 0 else 2 * float(np.logical_and(pred, truth).sum()) / total)
+        scores.append(class_metrics(pred, truth, (1.0, 1.0)).dice)
     return {1: round(float(np.mean(scores)), 4)}
 
 
