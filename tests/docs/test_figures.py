@@ -1,7 +1,8 @@
 """Every figure in the README and the model cards comes from a committed results file that its text links to.
 
 A figure is a measured number in the prose or tables: a ratio (``2.47x``), a percentage with decimals (``3.2 %``) or
-a number with at least two decimals (``0.955``). Settings are written as code (in backticks) and are not figures.
+a number with at least two decimals (``0.955``), with its sign where it has one (``-0.0013``, a difference).
+Settings are written as code (in backticks) and are not figures.
 Each paragraph (or table row) with figures must link to results files in the repository (``benchmarks/results/``,
 ``docs/real_data/``, ``docs/studies/``, a bundle's ``results/``), and each figure must be found in one of them, as
 written or rounded from a longer value. A table row without links takes the links of its table and of the paragraph
@@ -17,7 +18,7 @@ import pytest
 from doc_blocks import REPO
 
 DOCS = [REPO / "README.md", *sorted(REPO.glob("bundles/*/docs/README.md"))]
-_FIGURE = re.compile(r"(?<![\w.])(\d+\.\d+)\s*(?:x\b(?!\s*\d)|%)|(?<![\w.])(\d+\.\d{2,})(?!\w|\.\d)")
+_FIGURE = re.compile(r"(?<![\w.])([-+]?\d+\.\d+)\s*(?:x\b(?!\s*\d)|%)|(?<![\w.])([-+]?\d+\.\d{2,})(?!\w|\.\d)")
 _NUMBER = re.compile(r"-?\d+\.\d+|-?\d+")
 _LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 
@@ -107,10 +108,12 @@ def test_the_figure_check_reads_rows_links_and_rounding(tmp_path: Path) -> None:
     results.write_text("| a | 0.95531 | 2.47 |\n")
     doc = tmp_path / "doc.md"
     doc.write_text("Measured ([results](results.md)): Dice 0.955, speed 2.47x, at `lr 0.003` and 1.5 x 1.5 mm.\n\n"
-                   "No link here: 0.931.\n\n# Next\n\nNor here: 0.932.\n")
+                   "No link here: 0.931.\n\n# Next\n\nNor here: 0.932, [-0.0044, +0.0017], 0.7-1.25.\n")
     first, second, third = units(doc)
     assert first == (1, ["0.955", "2.47"], [results.resolve()])
     assert second == (3, ["0.931"], [results.resolve()])  # the paragraph above's links
-    assert third == (7, ["0.932"], [])
+    assert third == (7, ["0.932", "-0.0044", "+0.0017", "1.25"], [])  # signs kept; a range's dash is no sign
     assert found("0.955", [0.95531])
     assert not found("0.956", [0.95531])
+    assert found("-0.0044", [-0.00437])
+    assert not found("0.0044", [-0.00437])
