@@ -12,6 +12,7 @@ Usage::
     python benchmarks/real_data.py hippocampus --table            # the table over every filed seed
     python benchmarks/real_data.py polyp --seed 0 --precision bf16  # Kvasir-SEG, 640/160 split (~70 min in bf16)
     python benchmarks/real_data.py hippocampus --seed 0 --precision bf16 --epochs 48 --variant bf16_48ep
+    python benchmarks/real_data.py polyp --seed 0 --set augmentation_prob=0.5 --variant aug05  # any train.json key
 
 Per seed, ``docs/real_data/<task>/seed<S>/`` receives ``run.json`` (command, wall time, per-class Dice and HD95
 mean/std over the held-out cases), ``summary.json`` and ``metrics.csv`` (per case and class), ``history.json``,
@@ -42,7 +43,7 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ ")
 
-__all__ = ["children_cpu", "class_stats", "log_span", "main", "relative", "runner"]
+__all__ = ["children_cpu", "class_stats", "log_span", "main", "relative", "runner", "runner_overrides"]
 
 
 def _bundle(task: str) -> Path:
@@ -79,12 +80,14 @@ def _finished(run_dir: Path) -> bool:
     return bool(rows) and rows[-1]["epoch"] >= int(json.loads(config.read_text())["epochs"])
 
 
-def _train(task: str, seed: int, run_dir: Path, precision: str | None, epochs: int | None) -> list[str]:
+def _train(task: str, seed: int, run_dir: Path, precision: str | None, epochs: int | None,
+           overrides: list[str]) -> list[str]:
     """Train (or resume) the run; returns the fresh run's command (what the record names). ``precision`` and
-    ``epochs`` override the bundle's training precision and epochs where given."""
+    ``epochs`` override the bundle's training precision and epochs where given; ``overrides`` are more runner
+    arguments (``--key value`` pairs)."""
     log = run_dir / "train.log"
     extra = ["--seed", str(seed), *(["--precision", precision] if precision else []),
-             *(["--epochs", str(epochs)] if epochs else [])]
+             *(["--epochs", str(epochs)] if epochs else []), *overrides]
     cmd = runner(task, run_dir, "training", ["train.json"], extra)
     if _finished(run_dir):
         return cmd
@@ -100,6 +103,21 @@ def _train(task: str, seed: int, run_dir: Path, precision: str | None, epochs: i
     timing = {"wall_s": time.perf_counter() - start, "cpu_s": children_cpu() - cpu, "resumed": resume}
     (run_dir / "timing.json").write_text(json.dumps(timing))
     return cmd
+
+
+def runner_overrides(pairs: list[str]) -> list[str]:
+    """``KEY=VALUE`` pairs as the bundle runner's ``--KEY VALUE`` arguments.
+
+    Raises:
+        ValueError: when a pair has no ``=`` or an empty key; the message names it.
+    """
+    out: list[str] = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
+        out += [f"--{key.strip()}", value]
+    return out
 
 
 def children_cpu() -> float:
@@ -134,11 +152,12 @@ def _attention_maps(task: str, run_dir: Path, seed: int) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
-def _evaluate(task: str, run_dir: Path, seed: int) -> None:
-    """Score the run's held-out cases with the bundle's ``evaluate.json``; the seed picks the same split as training."""
+def _evaluate(task: str, run_dir: Path, seed: int, overrides: list[str]) -> None:
+    """Score the run's held-out cases with the bundle's ``evaluate.json`` and the training's ``overrides``; the seed
+    picks the same split as training."""
     if (run_dir / "eval" / "report" / "summary.json").is_file():
         return
-    cmd = runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], ["--seed", str(seed)])
+    cmd = runner(task, run_dir, "evaluating", ["train.json", "evaluate.json"], ["--seed", str(seed), *overrides])
     print(f"[real_data] evaluating: {' '.join(cmd)}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
@@ -241,19 +260,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
                         help="training precision (default: the bundle's own)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the bundle's own)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a train.json key for training and evaluation, as the runner takes it "
+                             "(e.g. augmentation_prob=0.5 or 'augmentations=[\"flip\",\"zoom\"]'); needs --variant")
     parser.add_argument("--variant", default=None,
-                        help="a name for a recipe that differs from the bundle's (with --precision or --epochs): its "
-                             "runs and results go to a sub-folder of that name")
+                        help="a name for a recipe that differs from the bundle's (with --precision, --epochs or "
+                             "--set): its runs and results go to a sub-folder of that name")
     parser.add_argument("--table", action="store_true", help="write docs/real_data/<task>/results.md")
     args = parser.parse_args(argv)
+    overrides = runner_overrides(args.overrides)
+    if overrides and not args.variant:
+        parser.error("--set changes the recipe: name it with --variant so its results do not replace the default's")
     if not TASKS[args.task]["data"].is_dir():
         raise SystemExit(f"the data set {TASKS[args.task]['data']} is absent")
     for seed in args.seed:
         default_dir = ROOT / "runs" / "real" / args.task / (args.variant or "") / f"seed{seed}"
         run_dir = (args.run_dir or default_dir).absolute()
-        cmd = _train(args.task, seed, run_dir, args.precision, args.epochs)
+        cmd = _train(args.task, seed, run_dir, args.precision, args.epochs, overrides)
         _attention_maps(args.task, run_dir, seed)
-        _evaluate(args.task, run_dir, seed)
+        _evaluate(args.task, run_dir, seed, overrides)
         _file(args.task, seed, run_dir, cmd, args.variant)
     if args.table:
         print(_table(args.task, args.variant))

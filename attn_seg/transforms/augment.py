@@ -1,4 +1,5 @@
-"""Augmentation sets for training: flips, 90-degree rotations, affine warps, intensity and contrast changes."""
+"""Augmentation sets for training: flips, 90-degree rotations, affine warps, zooms, intensity, colour and contrast
+changes."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from monai.utils import look_up_option
 __all__ = ["AUGMENTATION_SETS", "augmentation"]
 
 #: The sets :func:`augmentation` can combine.
-AUGMENTATION_SETS = ("flip", "rot90", "affine", "intensity", "contrast")
+AUGMENTATION_SETS = ("flip", "rot90", "affine", "zoom", "intensity", "colour", "contrast")
 #: The sets that change the image only (the others move image and label alike).
-_IMAGE_ONLY = ("intensity", "contrast")
+_IMAGE_ONLY = ("intensity", "colour", "contrast")
 
 
 def _spatial(
@@ -33,6 +34,8 @@ def _spatial(
         return [RandFlipd(keys, prob=prob, spatial_axis=axis) for axis in flip_axes]
     if name == "rot90":  # in-plane only: through-plane spacing is often coarser
         return [RandRotate90d(keys, prob=prob, max_k=3, spatial_axes=(0, 1))]
+    if name == "zoom":  # objects seen from nearer or farther: scale by up to 25 %, no rotation
+        return [RandAffined(keys, prob=prob, scale_range=[0.25] * spatial_dims, mode=modes, padding_mode="zeros")]
     rotate = [math.radians(15.0)] + ([0.0, 0.0] if spatial_dims == 3 else [])
     return [
         RandAffined(keys, prob=prob, rotate_range=rotate, scale_range=[0.1] * spatial_dims, mode=modes,
@@ -61,8 +64,10 @@ def augmentation(
 
     Args:
         sets: any of :data:`AUGMENTATION_SETS`: ``flip`` (each axis), ``rot90`` (in-plane), ``affine`` (in-plane
-            rotation up to 15 degrees and scaling by up to 10 %), ``intensity`` (scale and shift by up to 10 %;
-            image only), ``contrast`` (gamma in [0.7, 1.5] and Gaussian noise, std 0.02; image only).
+            rotation up to 15 degrees and scaling by up to 10 %), ``zoom`` (scaling by up to 25 %, no rotation),
+            ``intensity`` (scale and shift by up to 10 %; image only), ``colour`` (each channel scaled by up to
+            15 % and shifted by up to 0.1 on its own: a colour cast on RGB; image only), ``contrast`` (gamma in
+            [0.7, 1.5] and Gaussian noise, std 0.02; image only).
         spatial_dims: 2 or 3.
         prob: probability of each transform.
         keys: case keys; the first is the image.
@@ -93,4 +98,7 @@ def augmentation(
 def _image_only(name: str, image: str, prob: float) -> list[MapTransform]:
     if name == "intensity":
         return [RandScaleIntensityd(image, factors=0.1, prob=prob), RandShiftIntensityd(image, offsets=0.1, prob=prob)]
+    if name == "colour":  # a colour cast: each channel scaled and shifted on its own (grey images: one channel)
+        return [RandScaleIntensityd(image, factors=0.15, prob=prob, channel_wise=True),
+                RandShiftIntensityd(image, offsets=0.1, prob=prob, channel_wise=True)]
     return [RandAdjustContrastd(image, gamma=(0.7, 1.5), prob=prob), RandGaussianNoised(image, std=0.02, prob=prob)]

@@ -88,6 +88,33 @@ def test_train_split_deterministic_then_random(case: Callable[[int], dict]) -> N
     assert len(transforms.eval().transforms) == len(transforms.deterministic)
 
 
+def test_colour_casts_each_channel_on_its_own_and_leaves_the_label() -> None:
+    set_determinism(seed=3)
+    label = torch.zeros(1, 16, 16)
+    label[:, 4:12, 4:12] = 1
+    case = {"image": torch.full((3, 16, 16), 0.5), "label": label.clone()}
+    out = Compose(augmentation(("colour",), spatial_dims=2, prob=1.0))(case)
+    means = [float(out["image"][c].mean()) for c in range(3)]
+    assert len({round(m, 6) for m in means}) == 3, means  # three different casts
+    assert all(float(out["image"][c].std()) < 1e-6 for c in range(3))  # uniform within a channel
+    torch.testing.assert_close(torch.as_tensor(out["label"]), label)
+
+
+def test_zoom_moves_image_and_label_together() -> None:
+    set_determinism(seed=4)
+    label = torch.zeros(1, 32, 32)
+    label[:, 8:24, 12:20] = 1
+    case = {"image": label.clone(), "label": label.clone()}
+    zoom = Compose(augmentation(("zoom",), spatial_dims=2, prob=1.0))
+    zoomed = [zoom(dict(case)) for _ in range(4)]
+    areas = {int(torch.as_tensor(z["label"]).sum()) for z in zoomed}
+    assert len(areas) > 1, areas  # the object changes size, differently each time
+    for z in zoomed:
+        assert set(torch.unique(torch.as_tensor(z["label"])).tolist()) <= {0.0, 1.0}  # nearest neighbour
+        moved = (torch.as_tensor(z["image"]) >= 0.5) == (torch.as_tensor(z["label"]) > 0)
+        assert float(moved.float().mean()) > 0.99  # the image moved with its label (edges may differ)
+
+
 def test_sampling_by_class_reaches_the_rare_class(case: Callable[[int], dict]) -> None:
     set_determinism(seed=1)
     steps = ct_preset(spatial_dims=3).deterministic + patch_sampling([4, 4, 4], mode="classes", num_classes=3,
