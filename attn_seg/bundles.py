@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["BundleRunError", "bundle_command", "find_bundle", "run_bundle"]
+__all__ = ["BundleRunError", "bundle_command", "find_bundle", "override_args", "run_bundle"]
 
 _REPO_BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 
@@ -64,9 +64,22 @@ def bundle_command(
     cmd += ["--config_file", files[0] if len(files) == 1 else repr(files)]
     cmd += ["--meta_file", str(configs / "metadata.json")]
     cmd += ["--logging_file", str(configs / "logging.conf")]
-    for key, value in (overrides or {}).items():
-        cmd += [f"--{key}", repr(value) if isinstance(value, (list, tuple)) else str(value)]
-    return cmd
+    return cmd + override_args(overrides or {})
+
+
+def override_args(overrides: Mapping[str, object]) -> list[str]:
+    """Config ids and values as the bundle runner's ``--id value`` arguments (lists and tuples as Python literals).
+
+    Args:
+        overrides: config ids and values, e.g. the pairs of ``attn-seg ... --set``.
+
+    Returns:
+        The arguments, in the order of ``overrides``.
+    """
+    args: list[str] = []
+    for key, value in overrides.items():
+        args += [f"--{key}", repr(value) if isinstance(value, (list, tuple)) else str(value)]
+    return args
 
 
 def run_bundle(

@@ -35,6 +35,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from attn_seg.bundles import override_args
+from attn_seg.cli import options
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 TASKS: dict[str, dict[str, Any]] = {
@@ -43,7 +46,7 @@ TASKS: dict[str, dict[str, Any]] = {
 }
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ ")
 
-__all__ = ["children_cpu", "class_stats", "log_span", "main", "relative", "runner", "runner_overrides"]
+__all__ = ["children_cpu", "class_stats", "log_span", "main", "relative", "runner"]
 
 
 def _bundle(task: str) -> Path:
@@ -103,21 +106,6 @@ def _train(task: str, seed: int, run_dir: Path, precision: str | None, epochs: i
     timing = {"wall_s": time.perf_counter() - start, "cpu_s": children_cpu() - cpu, "resumed": resume}
     (run_dir / "timing.json").write_text(json.dumps(timing))
     return cmd
-
-
-def runner_overrides(pairs: list[str]) -> list[str]:
-    """``KEY=VALUE`` pairs as the bundle runner's ``--KEY VALUE`` arguments.
-
-    Raises:
-        ValueError: when a pair has no ``=`` or an empty key; the message names it.
-    """
-    out: list[str] = []
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
-        out += [f"--{key.strip()}", value]
-    return out
 
 
 def children_cpu() -> float:
@@ -260,15 +248,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
                         help="training precision (default: the bundle's own)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the bundle's own)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a train.json key for training and evaluation, as the runner takes it "
-                             "(e.g. augmentation_prob=0.5 or 'augmentations=[\"flip\",\"zoom\"]'); needs --variant")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="ID=VALUE",
+                        type=options.setting,
+                        help="override a train.json id for training and evaluation, as `attn-seg predict --set` "
+                             "reads it (e.g. augmentation_prob=0.5 or 'augmentations=[\"flip\",\"zoom\"]'); "
+                             "needs --variant")
     parser.add_argument("--variant", default=None,
                         help="a name for a recipe that differs from the bundle's (with --precision, --epochs or "
                              "--set): its runs and results go to a sub-folder of that name")
     parser.add_argument("--table", action="store_true", help="write docs/real_data/<task>/results.md")
     args = parser.parse_args(argv)
-    overrides = runner_overrides(args.overrides)
+    overrides = override_args(dict(args.overrides))
     if overrides and not args.variant:
         parser.error("--set changes the recipe: name it with --variant so its results do not replace the default's")
     if not TASKS[args.task]["data"].is_dir():
