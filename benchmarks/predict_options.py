@@ -9,13 +9,16 @@ and option, and their means over seeds.
 - ``polyp``: the polyp bundle's shipped weights (the seed-0 split run of ``docs/real_data/polyp/seed0/``, or
   ``--weights``) on the 160 pictures that split held out (the bundle's ``val_fraction`` 0.2 and ``split_seed`` 0);
   TTA flips both axes; Dice of the PNG masks against the JPEG masks thresholded at 128. Writes
-  ``docs/real_data/polyp/seed0/options.json``.
+  ``docs/real_data/polyp/seed0/options.json``; with ``--variant V``, the weights of
+  ``benchmarks/real_data.py polyp --variant V`` (``runs/real/polyp/V/seed0/``) and
+  ``docs/real_data/polyp/V/seed0/options.json``.
 
 Usage::
 
     python benchmarks/predict_options.py hippocampus   # the bf16 runs -> docs/real_data/hippocampus/bf16/tta.json
     python benchmarks/predict_options.py hippocampus --variant bf16_80ep --options plain tta largest tta_largest
     python benchmarks/predict_options.py polyp --options plain tta largest tta_largest
+    python benchmarks/predict_options.py polyp --variant strong_aug   # a variant's split run, not the shipped weights
 """
 
 from __future__ import annotations
@@ -81,14 +84,20 @@ def _polyp_dice(out: Path, masks: list[Path]) -> dict[int, float]:
 def _runs(task: str, args: argparse.Namespace, tmp: Path) -> dict[str, tuple[Path, Path, Any]]:
     """Per seed: the weights, the held-out datalist and how to score the predictions."""
     if task == "hippocampus":
-        runs = {f"seed{s}": ROOT / "runs" / "real" / "hippocampus" / args.variant / f"seed{s}" for s in args.seeds}
+        variant = args.variant or "bf16"
+        runs = {f"seed{s}": ROOT / "runs" / "real" / "hippocampus" / variant / f"seed{s}" for s in args.seeds}
         return {name: (run / "models" / "model.pt", run / "eval" / "held_out.json", _hippocampus_dice)
                 for name, run in runs.items()}
     _, held_out = split_datalist(load_cases(DATA / TASKS[task]["data"]), 0.2, 0)
     listing = tmp / "held_out.json"
     listing.write_text(json.dumps([{"image": case["image"]} for case in held_out]))
     masks = [Path(case["label"]) for case in held_out]
-    weights = args.weights or ROOT / "bundles" / TASKS[task]["bundle"] / "models" / "model.pt"
+    if args.weights is not None:
+        weights = args.weights
+    elif args.variant is not None:
+        weights = ROOT / "runs" / "real" / task / args.variant / "seed0" / "models" / "model.pt"
+    else:
+        weights = ROOT / "bundles" / TASKS[task]["bundle"] / "models" / "model.pt"
     return {"seed0": (weights, listing, lambda out: _polyp_dice(out, masks))}
 
 
@@ -96,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     """Score every seed with every option; write the JSON beside the task's filed results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=list(TASKS))
-    parser.add_argument("--variant", default="bf16", help="hippocampus: the runs' variant folder (default: bf16)")
+    parser.add_argument("--variant", help="the runs' variant folder (hippocampus default: bf16; polyp default: none,"
+                        " the shipped weights, filed in seed0/)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="hippocampus: the split seeds")
     parser.add_argument("--weights", type=Path, help="polyp: weights (default: the bundle's models/model.pt)")
     parser.add_argument("--options", nargs="+", choices=list(OPTION_FLAGS), default=["plain", "tta"])
@@ -115,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                                 for c in classes} for option in args.options}
     text = json.dumps(results)
     folder = ROOT / "docs" / "real_data" / args.task
-    out = folder / args.variant / "tta.json" if args.task == "hippocampus" else folder / "seed0" / "options.json"
+    if args.task == "hippocampus":
+        out = folder / (args.variant or "bf16") / "tta.json"
+    else:
+        out = folder / (args.variant or "") / "seed0" / "options.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
     print(text)
