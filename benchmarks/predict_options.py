@@ -84,8 +84,7 @@ def _polyp_dice(out: Path, masks: list[Path]) -> dict[int, float]:
 def _runs(task: str, args: argparse.Namespace, tmp: Path) -> dict[str, tuple[Path, Path, Any]]:
     """Per seed: the weights, the held-out datalist and how to score the predictions."""
     if task == "hippocampus":
-        variant = args.variant or "bf16"
-        runs = {f"seed{s}": ROOT / "runs" / "real" / "hippocampus" / variant / f"seed{s}" for s in args.seeds}
+        runs = {f"seed{s}": ROOT / "runs" / "real" / "hippocampus" / args.variant / f"seed{s}" for s in args.seeds}
         return {name: (run / "models" / "model.pt", run / "eval" / "held_out.json", _hippocampus_dice)
                 for name, run in runs.items()}
     _, held_out = split_datalist(load_cases(DATA / TASKS[task]["data"]), 0.2, 0)
@@ -108,9 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", help="the runs' variant folder (hippocampus default: bf16; polyp default: none,"
                         " the shipped weights, filed in seed0/)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="hippocampus: the split seeds")
-    parser.add_argument("--weights", type=Path, help="polyp: weights (default: the bundle's models/model.pt)")
+    parser.add_argument("--weights", type=Path, help="polyp: weights (default: the --variant run's, else the bundle's"
+                        " models/model.pt)")
     parser.add_argument("--options", nargs="+", choices=list(OPTION_FLAGS), default=["plain", "tta"])
     args = parser.parse_args(argv)
+    if args.task == "hippocampus" and args.variant is None:
+        args.variant = "bf16"
     results: dict[str, Any] = {}
     classes = TASKS[args.task]["classes"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(results)
     folder = ROOT / "docs" / "real_data" / args.task
     if args.task == "hippocampus":
-        out = folder / (args.variant or "bf16") / "tta.json"
+        out = folder / args.variant / "tta.json"
     else:
         out = folder / (args.variant or "") / "seed0" / "options.json"
     out.parent.mkdir(parents=True, exist_ok=True)
