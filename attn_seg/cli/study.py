@@ -31,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: sqlite:///<out>/study.db)")
     p.add_argument("--max-trials", type=options.positive_int, default=None, help="run at most this many trials now")
     p.add_argument("--retry-failed", action="store_true", help="run again trials that failed with an error")
+    p.add_argument("--rerun", type=options.non_negative_int, nargs="+", default=[], metavar="TRIAL",
+                   help="set these finished trials aside and train their runs again (e.g. to keep a wall-time "
+                   "study's replicate on one machine); needs --why")
+    p.add_argument("--why", default="", help="why the --rerun trials are run again (kept in the results)")
     p.add_argument("--report-only", action="store_true", help="write the results of the trials so far; train none")
     p.add_argument("--pictures", type=options.non_negative_int, default=0, metavar="N",
                    help="draw N validation cases with the attention maps of the best trial")
@@ -48,11 +52,18 @@ def run(args: argparse.Namespace) -> int:
         open_study,
         run_study,
         storage_url,
+        supersede_trials,
         write_results,
     )
 
     spec = load_study(args.study_file)
     out = args.out or Path("runs") / "studies" / spec.name
+    if args.rerun:
+        if not args.why.strip():
+            raise ValueError("--rerun needs --why: the reason is kept in the results beside the set-aside trials")
+        if args.report_only:
+            raise ValueError("--rerun trains again: it cannot go with --report-only")
+        supersede_trials(open_study(spec, storage_url(out, args.storage)), args.rerun, args.why)
     failed: list[int] = []
     if not args.report_only:
         check_study(spec)

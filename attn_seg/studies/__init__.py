@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from attn_seg.studies.case_scores import CaseScores, read_case_scores
 from attn_seg.studies.checks import check_study
+from attn_seg.studies.claims import supersede_trials, superseded_trials
 from attn_seg.studies.pictures import attention_pictures, best_row
 from attn_seg.studies.results import (
     case_score_rows,
     collect_rows,
     paired_comparisons,
     summarise_settings,
+    superseded_rows,
     write_results,
 )
 from attn_seg.studies.runner import (
     StudyRun,
+    machine_name,
     open_study,
+    other_machine_trials,
     recover_stale_trials,
     remaining_trials,
     run_study,
@@ -43,7 +47,9 @@ __all__ = [
     "collect_rows",
     "compare_paired",
     "load_study",
+    "machine_name",
     "open_study",
+    "other_machine_trials",
     "paired_comparisons",
     "parse_study",
     "read_case_scores",
@@ -54,6 +60,9 @@ __all__ = [
     "run_training",
     "storage_url",
     "summarise_settings",
+    "supersede_trials",
+    "superseded_rows",
+    "superseded_trials",
     "trial_config",
     "wilcoxon_p",
     "write_results",

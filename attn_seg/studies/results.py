@@ -17,13 +17,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from attn_seg.files import atomic_write_text
 from attn_seg.studies.case_scores import read_case_scores
-from attn_seg.studies.claims import trial_key
+from attn_seg.studies.claims import superseded_trials, trial_key
 from attn_seg.studies.spec import StudySpec
 from attn_seg.studies.stats import PairedComparison, compare_paired
 from attn_seg.studies.trial import read_history
 from attn_seg.visualize import metric_by_setting, save_figure, validation_curves
 
-__all__ = ["case_score_rows", "collect_rows", "paired_comparisons", "summarise_settings", "write_results"]
+__all__ = [
+    "case_score_rows", "collect_rows", "paired_comparisons", "summarise_settings", "superseded_rows", "write_results",
+]
 
 
 def _derived(row: Mapping[str, Any]) -> dict[str, float]:
@@ -56,15 +58,25 @@ def _row(t: FrozenTrial, spec: StudySpec) -> dict[str, Any]:
 
 
 def collect_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
-    """One row per finished (complete or pruned) trial; a setting and replicate run twice keeps its first run."""
-    rows, seen = [], set()
+    """One row per finished (complete or pruned) trial, superseded ones left out; a setting and replicate run twice
+    keeps its first run."""
+    rows, seen, superseded = [], set(), superseded_trials(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.number in superseded:
+            continue
         key = trial_key(t.params, int(t.user_attrs.get("replicate") or 0))
         if key in seen:
             continue
         seen.add(key)
         rows.append(_row(t, spec))
     return rows
+
+
+def superseded_rows(study: optuna.Study, spec: StudySpec) -> list[dict[str, Any]]:
+    """The superseded trials (set aside and run again): their rows as :func:`collect_rows` makes them, with ``why``."""
+    superseded = superseded_trials(study)
+    return [dict(_row(t, spec), why=superseded[t.number]) for t in study.get_trials(deepcopy=False)
+            if t.number in superseded]
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -98,7 +110,7 @@ def summarise_settings(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> li
 
 
 def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequence[Mapping[str, Any]],
-              comparisons: Sequence[PairedComparison] = ()) -> str:
+              comparisons: Sequence[PairedComparison] = (), superseded: Sequence[Mapping[str, Any]] = ()) -> str:
     columns = _columns(spec, rows)
     head = ["setting", "n", *columns, "wall (min/trial)"]
     lines = [f"# Study `{spec.name}`", "", *([spec.description, ""] if spec.description else []),
@@ -112,7 +124,7 @@ def _markdown(table: Sequence[Mapping[str, Any]], spec: StudySpec, rows: Sequenc
         lines.append("| " + " | ".join(cells) + " |")
     total = sum(float(r.get("wall_s") or 0.0) for r in rows) / 60.0
     lines += ["", f"{len(rows)} finished trials, {total:.1f} min of training in all.", *_machines_markdown(rows, spec),
-              *_paired_markdown(comparisons, spec)]
+              *_superseded_markdown(superseded, spec), *_paired_markdown(comparisons, spec)]
     return "\n".join(lines) + "\n"
 
 
@@ -124,8 +136,31 @@ def _machines_markdown(rows: Sequence[Mapping[str, Any]], spec: StudySpec) -> li
         return [f"Machine: {machines[0]}."] if machines else []
     note = (" The budget is wall time, so settings trained on different machines are not compared at equal compute."
             if spec.minutes else "")
-    return [f"**Trials ran on {len(machines)} machines** ({'; '.join(machines)}; column `machine` of "
-            f"results.csv).{note}"]
+    line = (f"**Trials ran on {len(machines)} machines** ({'; '.join(machines)}; column `machine` of "
+            f"results.csv).{note}")
+    if not spec.minutes:
+        return [line]
+    by_replicate: dict[str, set[str]] = {}
+    for r in rows:
+        by_replicate.setdefault(str(r.get("replicate")), set()).add(str(r.get("machine")))
+    blocks = "; ".join(f"replicate {rep}: {' and '.join(sorted(names))}" for rep, names in sorted(by_replicate.items()))
+    mixed = sorted(rep for rep, names in by_replicate.items() if len(names) > 1)
+    verdict = (f"replicates {', '.join(mixed)} mixed machines, so some of their pairs compare trials of different "
+               "machines" if mixed else "each replicate ran on one machine, so every paired difference compares "
+               "trials of one machine")
+    return [f"{line} By replicate: {blocks}; {verdict}."]
+
+
+def _superseded_markdown(superseded: Sequence[Mapping[str, Any]], spec: StudySpec) -> list[str]:
+    """The trials set aside and run again, with their results and the reason (they are in no table above)."""
+    if not superseded:
+        return []
+    lines = ["", f"Superseded trials (run again; in no table or comparison): {len(superseded)}.", ""]
+    for r in superseded:
+        value = f"{float(r['value']):.4f}" if r.get("value") is not None else "none"
+        lines.append(f"- trial {r['trial']} ({r['setting']}, replicate {r['replicate']}, {r.get('epochs')} epochs on "
+                     f"{r.get('machine')}): {spec.objective} {spec.metric} {value}; why: {r['why']}")
+    return lines
 
 
 _CASE_COLUMNS = ("trial", "setting", "replicate", "seed", "fold", "case")
@@ -198,7 +233,7 @@ def write_results(study: optuna.Study, spec: StudySpec, out_dir: str | os.PathLi
     Raises:
         ValueError: when the study has no finished trial yet.
     """
-    rows = collect_rows(study, spec)
+    rows, superseded = collect_rows(study, spec), superseded_rows(study, spec)
     if not rows:
         raise ValueError(f"study {spec.name!r} has no finished trial yet: nothing to report")
     out = Path(out_dir)
@@ -213,9 +248,10 @@ def write_results(study: optuna.Study, spec: StudySpec, out_dir: str | os.PathLi
     atomic_write_text(files["paired"], _csv_text([c.as_dict() for c in comparisons],
                                                  tuple(PairedComparison.__dataclass_fields__)))
     summary = {"study": spec.name, "metric": spec.metric, "objective": spec.objective, "settings": table,
-               "reference": spec.reference_label, "paired": [c.as_dict() for c in comparisons], "trials": rows}
+               "reference": spec.reference_label, "paired": [c.as_dict() for c in comparisons], "trials": rows,
+               "superseded": superseded}
     atomic_write_text(files["json"], json.dumps(summary, indent=1, default=str) + "\n")
-    atomic_write_text(files["markdown"], _markdown(table, spec, rows, comparisons))
+    atomic_write_text(files["markdown"], _markdown(table, spec, rows, comparisons, superseded))
     columns = _columns(spec, rows)
     complete = [r for r in rows if r["state"] == "complete"]
     if complete:

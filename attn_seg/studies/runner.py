@@ -30,13 +30,13 @@ from optuna.trial import Trial, TrialState
 
 from attn_seg.engines.precision import cpu_model
 from attn_seg.processes import pid_alive
-from attn_seg.studies.claims import DuplicateRunError, run_owner, trial_key, trial_params
+from attn_seg.studies.claims import DuplicateRunError, run_owner, superseded_trials, trial_key, trial_params
 from attn_seg.studies.spec import Parameter, StudySpec, setting_label
 from attn_seg.studies.trial import run_training
 
 __all__ = [
-    "StudyRun", "open_study", "recover_stale_trials", "remaining_trials", "run_study", "storage_url",
-    "trial_config", "trial_key",
+    "StudyRun", "machine_name", "open_study", "other_machine_trials", "recover_stale_trials", "remaining_trials",
+    "run_study", "storage_url", "trial_config", "trial_key",
 ]
 
 #: Optuna's heartbeat: a RUNNING trial not heard from for ``_GRACE_S`` is failed (trials on other machines).
@@ -169,14 +169,18 @@ def _progress(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[
     """Keys done and busy (running or queued), and the distinct settings seen.
 
     A trial that failed with an error counts as done, unless its number is below ``retry_before`` (trials of an
-    earlier call, retried once in this one).
+    earlier call, retried once in this one). A superseded trial counts as neither.
     """
     done: set[str] = set()
     busy: set[str] = set()
     settings: dict[str, dict] = {}
+    superseded = superseded_trials(study)
     for t in study.get_trials(deepcopy=False):
         params, replicate = trial_params(t), t.user_attrs.get("replicate")
         if params is None or len(params) != len(spec.parameters):
+            continue
+        if t.number in superseded:
+            settings.setdefault(json.dumps(params, sort_keys=True), params)
             continue
         settings.setdefault(json.dumps(params, sort_keys=True), params)
         key = trial_key(params, int(replicate if replicate is not None else 0))
@@ -298,6 +302,26 @@ def machine_name() -> str:
     return name
 
 
+def other_machine_trials(study: optuna.Study, spec: StudySpec) -> list[int]:
+    """Finished trials, not superseded, of the replicates still open that ran on another machine than this one.
+
+    With a ``minutes`` budget the settings of one replicate are compared at equal compute only on one machine, so
+    a study resumed elsewhere part-way through a replicate should train those runs again here (``--rerun``).
+    Empty for a study budgeted by epochs alone.
+    """
+    if spec.minutes is None:
+        return []
+    here, superseded = machine_name(), superseded_trials(study)
+    done, _, seen = _progress(study, spec, retry_before=0)
+    settings = _grid(spec.parameters) if spec.sampler == "grid" else seen
+    unsampled = spec.sampler != "grid" and len(seen) < (spec.n_settings or 0)
+    open_replicates = {rep.index for rep in spec.replicates
+                       if unsampled or any(trial_key(params, rep.index) not in done for params in settings)}
+    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+            if t.number not in superseded and t.user_attrs.get("replicate") in open_replicates
+            and t.user_attrs.get("machine") not in (None, here)]
+
+
 def _objective(spec: StudySpec, out_dir: Path, started: list[int]) -> Callable[[Trial], float]:
     def objective(trial: Trial) -> float:
         started.append(trial.number)
@@ -356,6 +380,12 @@ def run_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(spec, storage_url(out, storage))
+    elsewhere = other_machine_trials(study, spec)
+    if elsewhere:
+        print(f"study {spec.name}: warning: finished trials {elsewhere} of the replicates still open ran on another "
+              f"machine than this one ({machine_name()}); the budget is wall time, so the rest of those replicates "
+              f"would be compared with them at unequal compute. To train them again here, stop and run the same "
+              f"command with --rerun {' '.join(map(str, elsewhere))} --why '...'", flush=True)
     retry_before = len(study.trials) if retry_failed else 0
     started: list[int] = []
     objective = _objective(spec, out, started)

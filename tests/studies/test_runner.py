@@ -19,7 +19,15 @@ from optuna.trial import TrialState
 
 from attn_seg.cli import main
 from attn_seg.engines.precision import cpu_model
-from attn_seg.studies import load_study, open_study, run_study, run_training, storage_url, trial_config
+from attn_seg.studies import (
+    load_study,
+    open_study,
+    other_machine_trials,
+    run_study,
+    run_training,
+    storage_url,
+    trial_config,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -275,3 +283,47 @@ def test_trials_score_each_validation_case_and_settings_are_paired(
     first = {n: (out / n).read_bytes() for n in ("summary.md", "paired.csv", "case_scores.csv", "results.csv")}
     assert main(["study", str(study_file), "-o", str(out)]) == 0
     assert {n: (out / n).read_bytes() for n in first} == first
+
+
+def test_rerun_sets_trials_aside_and_trains_their_runs_again(
+    make_study: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study_file, out = make_study(epochs=1, minutes=5, seeds=[0, 1]), tmp_path / "out"
+    assert main(["study", str(study_file), "-o", str(out), "--max-trials", "3"]) == 0  # replicate 1 half done
+    with sqlite3.connect(out / "study.db") as db:  # its first trial ran on another machine
+        db.execute("UPDATE trial_user_attributes SET value_json = ? WHERE key = 'machine' AND trial_id = "
+                   "(SELECT MAX(trial_id) FROM trials)", (json.dumps("Other CPU"),))
+    assert main(["study", str(study_file), "-o", str(out), "--report-only"]) == 0
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert f"By replicate: replicate 0: {cpu_model()}; replicate 1: Other CPU; each replicate ran on one" in summary
+    capsys.readouterr()
+
+    assert main(["study", str(study_file), "-o", str(out), "--rerun", "2"]) == 1  # no reason given
+    assert "--rerun needs --why" in capsys.readouterr().err
+    assert main(["study", str(study_file), "-o", str(out), "--rerun", "7", "--why", "x"]) == 1
+    assert "has no trial 7" in capsys.readouterr().err
+    assert len(_trials(out)) == 3  # refused before training anything
+    spec = load_study(study_file)
+    assert other_machine_trials(open_study(spec, storage_url(out)), spec) == [2]  # resuming would warn about it
+
+    assert main(["study", str(study_file), "-o", str(out), "--rerun", "2", "--why", "replicate 1 moved"]) == 0
+    assert "warning" not in capsys.readouterr().out
+    assert other_machine_trials(open_study(spec, storage_url(out)), spec) == []
+    trials = _trials(out)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert trials[3].params == trials[2].params  # run again as trial 3
+    assert trials[3].user_attrs["replicate"] == 1
+    with (out / "results.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(int(r["trial"]) for r in rows) == [0, 1, 3, 4]
+    assert {r["machine"] for r in rows} == {cpu_model()}
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "Superseded trials (run again; in no table or comparison): 1." in summary
+    assert "- trial 2 (network=unet, replicate 1, 1 epochs on Other CPU)" in summary
+    (superseded,) = json.loads((out / "results.json").read_text(encoding="utf-8"))["superseded"]
+    assert (superseded["trial"], superseded["why"]) == (2, "replicate 1 moved")
+    with (out / "case_scores.csv").open(encoding="utf-8") as f:
+        reference_cases = [r for r in csv.DictReader(f) if r["setting"] == "network=unet"]
+    assert {r["trial"] for r in reference_cases} == {"0", "3"}  # the superseded trial pairs with nothing
+    with (out / "paired.csv").open(encoding="utf-8") as f:
+        assert [r["n_pairs"] for r in csv.DictReader(f)] == [str(len(reference_cases))]
