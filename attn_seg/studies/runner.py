@@ -86,10 +86,14 @@ def _pruner(config: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
         raise ValueError(f"study key pruner: {err}") from err
 
 
-def _sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+def _sampler(spec: StudySpec, n_trials: int = 0) -> optuna.samplers.BaseSampler:
+    """The study's sampler, seeded with ``sampler_seed`` plus the number of trials already stored: a resumed
+    search goes on drawing instead of replaying the first sitting's draws (each replayed setting would be a
+    duplicate of a run already done), and a given history always continues the same way."""
+    seed = spec.sampler_seed + n_trials
     if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=spec.sampler_seed)
-    return optuna.samplers.RandomSampler(seed=spec.sampler_seed)  # grid trials are all queued with fixed params
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)  # grid trials are all queued with fixed params
 
 
 #: Study keys that change no trial: they may be edited between runs of a study.
@@ -132,6 +136,8 @@ def open_study(spec: StudySpec, url: str) -> optuna.Study:
         study_name=spec.name, storage=storage, sampler=_sampler(spec), pruner=_pruner(spec.pruner),
         direction=cast(Literal["minimize", "maximize"], spec.direction), load_if_exists=True,
     )
+    if study.trials:
+        study.sampler = _sampler(spec, len(study.trials))
     stored = study.user_attrs.get("spec")
     if stored is None:
         study.set_user_attr("spec", _fingerprint(spec))
@@ -403,7 +409,8 @@ def run_study(
         last = study.trials[started[-1]]
         if "duplicate_of" in last.user_attrs:
             print(f"study {spec.name}: trial {last.number} stepped aside, its run is trial "
-                  f"{last.user_attrs['duplicate_of']}'s (another worker queued it at the same time)", flush=True)
+                  f"{last.user_attrs['duplicate_of']}'s (the sampler drew that setting again, or another worker "
+                  "queued the run at the same time)", flush=True)
             continue
         ran += 1
         if last.state == TrialState.FAIL:

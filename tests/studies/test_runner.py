@@ -123,6 +123,22 @@ def test_sampled_study_runs_every_replicate_of_each_setting(make_study: Callable
     assert record["overrides"]["learning_rate"] == pytest.approx(trials[0].params["learning_rate"])
 
 
+def test_resumed_sampled_study_draws_new_settings(make_study: Callable[..., Path], tmp_path: Path) -> None:
+    values = [0.001, 0.002, 0.004, 0.008]
+    study_file = make_study(
+        parameters={"learning_rate": {"key": "learning_rate", "values": values},
+                    "weight_decay": {"key": "weight_decay", "values": [0.0, 1e-5, 1e-4, 1e-3]},
+                    "loss_name": ["dice", "dice_ce", "dice_focal"]},
+        sampler="random", n_settings=4, epochs=1,
+    )
+    out = tmp_path / "out"
+    for _ in range(2):  # two sittings: a sampler seeded alike in both would replay the first one's settings
+        assert main(["study", str(study_file), "-o", str(out), "--max-trials", "2"]) == 0
+    trials = _trials(out)
+    assert [t.number for t in trials if "duplicate_of" in t.user_attrs] == []
+    assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == len(trials) == 4
+
+
 def test_folds_give_each_trial_its_fold(make_study: Callable[..., Path], tmp_path: Path) -> None:
     study_file = make_study(parameters={"loss_name": ["dice"]}, folds=2, epochs=1)
     out = tmp_path / "out"
