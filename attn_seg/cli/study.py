@@ -63,10 +63,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--rerun needs --why: the reason is kept in the results beside the set-aside trials")
         if args.report_only:
             raise ValueError("--rerun trains again: it cannot go with --report-only")
-        supersede_trials(open_study(spec, storage_url(out, args.storage)), args.rerun, args.why)
     failed: list[int] = []
     if not args.report_only:
         check_study(spec)
+        if args.rerun:  # only once the study file has passed its checks: a refused study changes nothing
+            supersede_trials(open_study(spec, storage_url(out, args.storage)), args.rerun, args.why)
         out.mkdir(parents=True, exist_ok=True)
         if not (out / "study.json").exists():
             shutil.copyfile(args.study_file, out / "study.json")

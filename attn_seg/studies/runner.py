@@ -185,10 +185,9 @@ def _progress(study: optuna.Study, spec: StudySpec, retry_before: int) -> tuple[
         params, replicate = trial_params(t), t.user_attrs.get("replicate")
         if params is None or len(params) != len(spec.parameters):
             continue
-        if t.number in superseded:
-            settings.setdefault(json.dumps(params, sort_keys=True), params)
-            continue
         settings.setdefault(json.dumps(params, sort_keys=True), params)
+        if t.number in superseded:
+            continue
         key = trial_key(params, int(replicate if replicate is not None else 0))
         failed_for_good = t.state == TrialState.FAIL and "error" in t.user_attrs and t.number >= retry_before
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED) or failed_for_good:
