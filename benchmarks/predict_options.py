@@ -34,6 +34,7 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+from monai.bundle import ConfigParser
 from PIL import Image
 
 from attn_seg.data import load_cases, split_datalist
@@ -81,13 +82,21 @@ def _polyp_dice(out: Path, masks: list[Path]) -> dict[int, float]:
     return {1: round(float(np.mean(scores)), 4)}
 
 
+def _bundle_split(task: str, seed: int) -> tuple[float, int]:
+    """The validation fraction and split seed the task's bundle trains with for ``seed``."""
+    parser = ConfigParser()
+    parser.read_config(ROOT / "bundles" / TASKS[task]["bundle"] / "configs" / "train.json")
+    parser.update({"seed": seed})
+    return float(parser.get_parsed_content("val_fraction")), int(parser.get_parsed_content("split_seed"))
+
+
 def _runs(task: str, args: argparse.Namespace, tmp: Path) -> dict[str, tuple[Path, Path, Any]]:
     """Per seed: the weights, the held-out datalist and how to score the predictions."""
     if task == "hippocampus":
         runs = {f"seed{s}": ROOT / "runs" / "real" / "hippocampus" / args.variant / f"seed{s}" for s in args.seeds}
         return {name: (run / "models" / "model.pt", run / "eval" / "held_out.json", _hippocampus_dice)
                 for name, run in runs.items()}
-    _, held_out = split_datalist(load_cases(DATA / TASKS[task]["data"]), 0.2, 0)
+    _, held_out = split_datalist(load_cases(DATA / TASKS[task]["data"]), *_bundle_split(task, seed=0))
     listing = tmp / "held_out.json"
     listing.write_text(json.dumps([{"image": case["image"]} for case in held_out]))
     masks = [Path(case["label"]) for case in held_out]
@@ -107,10 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", help="the runs' variant folder (hippocampus default: bf16; polyp default: none,"
                         " the shipped weights, filed in seed0/)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="hippocampus: the split seeds")
-    parser.add_argument("--weights", type=Path, help="polyp: weights (default: the --variant run's, else the bundle's"
-                        " models/model.pt)")
+    parser.add_argument("--weights", type=Path, help="polyp, with --variant: weights (default: the --variant run's,"
+                        " else the bundle's models/model.pt)")
     parser.add_argument("--options", nargs="+", choices=list(OPTION_FLAGS), default=["plain", "tta"])
     args = parser.parse_args(argv)
+    if args.weights is not None and (args.task != "polyp" or args.variant is None):
+        parser.error(f"--weights {args.weights} is for polyp and needs --variant, the folder its results are filed "
+                     "in (without one they would replace the shipped weights' docs/real_data/polyp/seed0/)")
     if args.task == "hippocampus" and args.variant is None:
         args.variant = "bf16"
     results: dict[str, Any] = {}

@@ -42,6 +42,8 @@ __all__ = [
 #: Optuna's heartbeat: a RUNNING trial not heard from for ``_GRACE_S`` is failed (trials on other machines).
 _HEARTBEAT_S = 60
 _GRACE_S = 600
+#: A sampled search stops after this many draws in a row of settings already run (a nearly exhausted space).
+_MAX_REDRAWS = 50
 _PRUNERS: dict[str, Callable[..., optuna.pruners.BasePruner]] = {
     "median": optuna.pruners.MedianPruner,
     "percentile": optuna.pruners.PercentilePruner,
@@ -394,7 +396,7 @@ def run_study(
     retry_before = len(study.trials) if retry_failed else 0
     started: list[int] = []
     objective = _objective(spec, out, started)
-    ran, failed, recovered = 0, [], []
+    ran, failed, recovered, redrawn = 0, [], [], 0
     while max_trials is None or ran < max_trials:
         recovered += recover_stale_trials(study)
         work, may_sample = _next_work(study, spec, retry_before)
@@ -410,8 +412,13 @@ def run_study(
             print(f"study {spec.name}: trial {last.number} stepped aside, its run is trial "
                   f"{last.user_attrs['duplicate_of']}'s (the sampler drew that setting again, or another worker "
                   "queued the run at the same time)", flush=True)
+            redrawn += 1
+            if redrawn >= _MAX_REDRAWS:
+                print(f"study {spec.name}: the sampler drew settings already run {redrawn} times in a row; stopping "
+                      "(the search space is nearly exhausted: lower n_settings or widen the parameters)", flush=True)
+                break
             continue
-        ran += 1
+        ran, redrawn = ran + 1, 0
         if last.state == TrialState.FAIL:
             failed.append(last.number)
         print(f"study {spec.name}: trial {last.number} ({last.user_attrs.get('setting')}, replicate "

@@ -44,7 +44,10 @@ from typing import Any
 
 from monai.utils import look_up_option
 
-__all__ = ["SAMPLERS", "Choice", "Parameter", "Replicate", "StudySpec", "load_study", "parse_study", "setting_label"]
+__all__ = [
+    "SAMPLERS", "Choice", "Parameter", "Replicate", "StudySpec", "load_study", "parse_study", "search_space_size",
+    "setting_label",
+]
 
 #: Search strategies: the full grid, or settings sampled by Optuna's TPE or random sampler.
 SAMPLERS = ("grid", "tpe", "random")
@@ -255,6 +258,19 @@ def _reference(where: str, value: Any, parameters: Sequence[Parameter]) -> dict[
     return out
 
 
+def search_space_size(parameters: tuple[Parameter, ...]) -> int | None:
+    """How many distinct settings the parameters allow; ``None`` when a float range makes it unbounded."""
+    size = 1
+    for p in parameters:
+        if not p.is_range:
+            size *= len(p.choices)
+        elif p.integer:
+            size *= int(p.high or 0) - int(p.low or 0) + 1
+        else:
+            return None
+    return size
+
+
 def _check_search(spec: StudySpec, where: str) -> None:
     if spec.sampler == "grid":
         ranged = [p.name for p in spec.parameters if p.is_range]
@@ -264,6 +280,11 @@ def _check_search(spec: StudySpec, where: str) -> None:
             raise _fail(f"{where}.n_settings", "is for sampled searches; a grid runs every setting")
     elif spec.n_settings is None:
         raise _fail(f"{where}.n_settings", f"a {spec.sampler!r} search needs the number of settings to sample")
+    else:
+        size = search_space_size(spec.parameters)
+        if size is not None and spec.n_settings > size:
+            raise _fail(f"{where}.n_settings", f"asks for {spec.n_settings} distinct settings, but the parameters "
+                                               f"allow only {size}; lower it or use sampler 'grid'")
     if spec.folds is not None and spec.folds < 2:
         raise _fail(f"{where}.folds", f"k-fold cross-validation needs at least 2 folds, got {spec.folds}")
 

@@ -20,6 +20,7 @@ from PIL import Image
 from attn_seg.bundles import find_bundle
 from attn_seg.cli import main
 from attn_seg.data import load_cases, split_datalist, validate_cases
+from attn_seg.evaluation import class_metrics
 
 NAME = "attention_unet_polyp_2d"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +140,7 @@ def _predict_dice(kvasir: Path, cases: list[str], out: Path, *flags: str) -> dic
         truth = np.asarray(Image.open(kvasir / "masks" / f"{case}.jpg").convert("L")) >= 128
         pred = np.asarray(Image.open(out / "png" / f"{case}_seg.png")) == 255
         assert pred.shape == truth.shape  # at the picture's own size
-        scores[case] = float(2 * np.logical_and(pred, truth).sum() / (pred.sum() + truth.sum()))
+        scores[case] = class_metrics(pred, truth, (1.0, 1.0)).dice
     return scores
 
 

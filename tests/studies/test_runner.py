@@ -139,6 +139,17 @@ def test_resumed_sampled_study_draws_new_settings(make_study: Callable[..., Path
     assert len({json.dumps(t.params, sort_keys=True) for t in trials}) == len(trials) == 4
 
 
+def test_sampler_stuck_on_settings_already_run_stops(make_study: Callable[..., Path], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # sampler seed 2 draws "dice" three times in a row: after the first trains it, two redraws step aside
+    monkeypatch.setattr("attn_seg.studies.runner._MAX_REDRAWS", 2)
+    spec = load_study(make_study(parameters={"loss_name": ["dice", "dice_ce"]}, sampler="random", n_settings=2,
+                                 sampler_seed=2, epochs=1))
+    result = run_study(spec, tmp_path / "out")
+    assert (result.ran, result.remaining) == (1, 1)
+    assert ["duplicate_of" in t.user_attrs for t in _trials(tmp_path / "out")] == [False, True, True]
+
+
 def test_folds_give_each_trial_its_fold(make_study: Callable[..., Path], tmp_path: Path) -> None:
     study_file = make_study(parameters={"loss_name": ["dice"]}, folds=2, epochs=1)
     out = tmp_path / "out"

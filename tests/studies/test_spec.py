@@ -59,6 +59,8 @@ def test_replicates_cover_seeds_and_folds() -> None:
          r"log range needs low > 0"),
         ({"sampler": "tpe"}, r"needs the number of settings"),
         ({"sampler": "grid", "n_settings": 3}, r"study\.n_settings: is for sampled"),
+        ({"parameters": {"x": [1, 2], "y": {"key": "k", "low": 1, "high": 3, "int": True}}, "sampler": "tpe",
+          "n_settings": 7}, r"study\.n_settings: asks for 7 distinct settings, but the parameters allow only 6"),
         ({"sampler": "gird"}, r"gird"),
         ({"folds": 1}, r"study\.folds: k-fold cross-validation needs at least 2"),
         ({"parameters": {"seed": [1, 2]}}, r"parameters\.seed"),
