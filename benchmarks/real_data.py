@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from attn_seg.bundles import override_args
+from attn_seg.bundles import bundle_command, override_args
 from attn_seg.cli import options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,12 +56,8 @@ def _bundle(task: str) -> Path:
 def runner(task: str, run_dir: Path, run_id: str, configs: list[str], extra: list[str]) -> list[str]:
     """The bundle runner's command for ``run_id`` of the task's bundle; ``configs`` are names in its ``configs/``
     or absolute paths (overlays), merged in order; checkpoints and outputs go under ``run_dir``."""
-    bundle = _bundle(task)
-    files = [str(bundle / "configs" / c) for c in configs]
-    return [sys.executable, "-m", "monai.bundle", "run", run_id, "--bundle_root", str(bundle),
-            "--config_file", json.dumps(files) if len(files) > 1 else files[0],
-            "--dataset_dir", str(TASKS[task]["data"]), "--ckpt_dir", str(run_dir / "models"),
-            "--output_dir", str(run_dir / "eval"), *extra]
+    paths = {"dataset_dir": TASKS[task]["data"], "ckpt_dir": run_dir / "models", "output_dir": run_dir / "eval"}
+    return [*bundle_command(_bundle(task), configs, run_id, paths), *extra]
 
 
 def log_span(log: Path) -> float:
